@@ -1,0 +1,1 @@
+"""The database job queue: transactional enqueue, leased claims, retries, dead letters."""

@@ -1,0 +1,1 @@
+"""Use cases as job handlers: sync vendors, bills and expenses; reconcile; backfill."""

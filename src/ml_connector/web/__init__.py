@@ -1,0 +1,1 @@
+"""The Starlette app: webhooks, OAuth connect, admin UI, health and metrics."""
