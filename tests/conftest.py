@@ -9,6 +9,17 @@ import os
 
 import pytest
 
+_TIERS = ("unit", "component", "integration", "e2e", "contract")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test with its tier, taken from the directory it lives in."""
+    for item in items:
+        parts = item.path.parts
+        for tier in _TIERS:
+            if tier in parts:
+                item.add_marker(getattr(pytest.mark, tier))
+
 
 @pytest.fixture
 def anyio_backend() -> str:

@@ -1,0 +1,1 @@
+"""Webhook signature maths for each vendor. Pure; constant-time comparisons only."""
