@@ -1,0 +1,275 @@
+"""The append-only audit trail, hash-chained per object.
+
+Every step for a bill, vendor or expense — delivery received, fetched, mapped, Ramp
+request and response, outcome — is one row. Rows about one object form a chain:
+`entry_hash = sha256(prev_hash + canonical JSON of the row)`, so editing or deleting
+history breaks the chain and `verify_chain` says where. Details are stripped of secrets
+before they are stored, whatever the caller passed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ml_connector.store.schema import audit_log
+
+GENESIS = "0" * 64
+REDACTED = "[redacted]"
+# Substrings of detail keys whose values never reach the audit trail.
+_SECRET_MARKERS = (
+    "authorization",
+    "token",
+    "secret",
+    "password",
+    "verifier",
+    "cookie",
+    "api_key",
+    "apikey",
+    "signature",
+    "code_verifier",
+)
+
+
+def redact(value: Any) -> Any:
+    """A copy of `value` with every secret-looking key's value replaced."""
+    if isinstance(value, Mapping):
+        return {
+            str(k): (REDACTED if _is_secret_key(str(k)) else redact(v)) for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    return value
+
+
+def _is_secret_key(key: str) -> bool:
+    lowered = key.lower()
+    return any(marker in lowered for marker in _SECRET_MARKERS)
+
+
+def digest(payload: bytes | str | Any) -> str:
+    """sha256 of a request or response body (bytes, text or JSON-able value)."""
+    if isinstance(payload, str):
+        payload = payload.encode("utf-8")
+    elif not isinstance(payload, bytes):
+        payload = _canonical(payload).encode("utf-8")
+    return hashlib.sha256(payload).hexdigest()
+
+
+def chain_of(
+    connection_id: int | None, object_type: str, fb_id: str | None, ramp_id: str | None
+) -> str:
+    """The chain an object's rows belong to: its FreshBooks id when known, else Ramp's."""
+    if fb_id is not None:
+        return f"{connection_id or 0}:{object_type}:fb:{fb_id}"
+    if ramp_id is not None:
+        return f"{connection_id or 0}:{object_type}:ramp:{ramp_id}"
+    raise ValueError("an audit entry needs a FreshBooks id or a Ramp id")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditEntry:
+    id: int
+    connection_id: int | None
+    chain: str
+    seq: int
+    object_type: str
+    fb_id: str | None
+    ramp_id: str | None
+    step: str
+    actor: str
+    job_id: int | None
+    at: datetime
+    detail: Any
+    prev_hash: str
+    entry_hash: str
+
+    @classmethod
+    def from_row(cls, row: Any) -> AuditEntry:
+        return cls(**dict(row._mapping))
+
+
+def entry_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
+    """The chained hash of one row: what a verifier recomputes."""
+    body = dict(fields)
+    body["at"] = body["at"].isoformat()
+    return hashlib.sha256((prev_hash + _canonical(body)).encode("utf-8")).hexdigest()
+
+
+_HASHED = (
+    "connection_id",
+    "chain",
+    "seq",
+    "object_type",
+    "fb_id",
+    "ramp_id",
+    "step",
+    "actor",
+    "job_id",
+    "at",
+    "detail",
+)
+
+
+async def append(
+    db: AsyncConnection,
+    *,
+    object_type: str,
+    step: str,
+    at: datetime,
+    actor: str,
+    connection_id: int | None = None,
+    fb_id: str | None = None,
+    ramp_id: str | None = None,
+    job_id: int | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one step to the object's chain (inside the caller's transaction)."""
+    chain = chain_of(connection_id, object_type, fb_id, ramp_id)
+    if db.dialect.name == "postgresql":
+        # Serialize appends to one chain across transactions; SQLite's write lock does it there.
+        await db.execute(
+            sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(chain, 0)))
+        )
+    last = (
+        await db.execute(
+            sa.select(audit_log.c.seq, audit_log.c.entry_hash)
+            .where(audit_log.c.chain == chain)
+            .order_by(audit_log.c.seq.desc())
+            .limit(1)
+        )
+    ).one_or_none()
+    seq, prev = (1, GENESIS) if last is None else (last.seq + 1, last.entry_hash)
+    # Round-trip through JSON so the hash covers exactly what the database stores.
+    clean = json.loads(_canonical(redact(dict(detail or {}))))
+    fields = {
+        "connection_id": connection_id,
+        "chain": chain,
+        "seq": seq,
+        "object_type": object_type,
+        "fb_id": fb_id,
+        "ramp_id": ramp_id,
+        "step": step,
+        "actor": actor,
+        "job_id": job_id,
+        "at": at,
+        "detail": clean,
+    }
+    row = (
+        await db.execute(
+            audit_log.insert()
+            .values(**fields, prev_hash=prev, entry_hash=entry_hash(prev, fields))
+            .returning(*audit_log.c)
+        )
+    ).one()
+    return AuditEntry.from_row(row)
+
+
+async def for_fb_object(
+    db: AsyncConnection,
+    *,
+    fb_id: str,
+    object_type: str | None = None,
+    connection_id: int | None = None,
+) -> list[AuditEntry]:
+    """Every entry of the chains that mention this FreshBooks id, in order."""
+    return await _chains_mentioning(db, audit_log.c.fb_id == fb_id, object_type, connection_id)
+
+
+async def for_ramp_id(
+    db: AsyncConnection,
+    *,
+    ramp_id: str,
+    object_type: str | None = None,
+    connection_id: int | None = None,
+) -> list[AuditEntry]:
+    """Every entry of the chains that mention this Ramp id (the whole story, not one row)."""
+    return await _chains_mentioning(db, audit_log.c.ramp_id == ramp_id, object_type, connection_id)
+
+
+async def between(
+    db: AsyncConnection,
+    *,
+    start: datetime,
+    end: datetime,
+    connection_id: int | None = None,
+    limit: int = 1000,
+) -> list[AuditEntry]:
+    """Entries with `start <= at < end`, oldest first."""
+    query = (
+        sa.select(audit_log)
+        .where(audit_log.c.at >= start, audit_log.c.at < end)
+        .order_by(audit_log.c.at, audit_log.c.id)
+        .limit(limit)
+    )
+    if connection_id is not None:
+        query = query.where(audit_log.c.connection_id == connection_id)
+    return [AuditEntry.from_row(r) for r in await db.execute(query)]
+
+
+async def verify_chain(db: AsyncConnection, chain: str) -> list[str]:
+    """Problems found in one chain (empty when intact): gaps, edits, broken links."""
+    rows = [
+        AuditEntry.from_row(r)
+        for r in await db.execute(
+            sa.select(audit_log).where(audit_log.c.chain == chain).order_by(audit_log.c.seq)
+        )
+    ]
+    problems: list[str] = []
+    prev = GENESIS
+    for expected_seq, entry in enumerate(rows, start=1):
+        if entry.seq != expected_seq:
+            problems.append(f"entry {expected_seq} is missing (found {entry.seq})")
+        if entry.prev_hash != prev:
+            problems.append(f"entry {entry.seq} does not follow the previous entry")
+        fields = {name: getattr(entry, name) for name in _HASHED}
+        if entry_hash(entry.prev_hash, fields) != entry.entry_hash:
+            problems.append(f"entry {entry.seq} was altered after it was written")
+        prev = entry.entry_hash
+    return problems
+
+
+async def _chains_mentioning(
+    db: AsyncConnection,
+    predicate: sa.ColumnElement[bool],
+    object_type: str | None,
+    connection_id: int | None,
+) -> list[AuditEntry]:
+    chains = sa.select(audit_log.c.chain).where(predicate)
+    if object_type is not None:
+        chains = chains.where(audit_log.c.object_type == object_type)
+    if connection_id is not None:
+        chains = chains.where(audit_log.c.connection_id == connection_id)
+    query = (
+        sa.select(audit_log)
+        .where(audit_log.c.chain.in_(chains.distinct().scalar_subquery()))
+        .order_by(audit_log.c.chain, audit_log.c.seq)
+    )
+    return [AuditEntry.from_row(r) for r in await db.execute(query)]
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
+
+
+__all__ = [
+    "GENESIS",
+    "REDACTED",
+    "AuditEntry",
+    "append",
+    "between",
+    "chain_of",
+    "digest",
+    "entry_hash",
+    "for_fb_object",
+    "for_ramp_id",
+    "redact",
+    "verify_chain",
+]

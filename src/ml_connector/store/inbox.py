@@ -1,0 +1,136 @@
+"""The webhook inbox: every delivery's raw bytes, recorded before it is acknowledged.
+
+The web handler records the delivery and enqueues its work in one transaction, then
+answers 2xx. A redelivery with the same `(source, dedupe_key)` is recorded once:
+`record` returns None for it and the handler enqueues nothing new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ml_connector.store.schema import webhook_inbox
+
+# Headers worth keeping for diagnosis; everything else (cookies, authorization) is dropped.
+KEPT_HEADERS = frozenset(
+    {
+        "content-type",
+        "user-agent",
+        "x-freshbooks-hmac-sha256",
+        "x-ramp-webhook-signature",
+        "x-request-id",
+    }
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Delivery:
+    id: int
+    source: str
+    connection_id: int | None
+    dedupe_key: str
+    received_at: datetime
+    headers: dict[str, str]
+    body: bytes
+    body_sha256: str
+    processed_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Delivery:
+        values = dict(row._mapping)
+        values["body"] = bytes(values["body"])
+        return cls(**values)
+
+
+def body_digest(body: bytes) -> str:
+    """sha256 of the raw body: the dedupe key for sources without delivery ids."""
+    return hashlib.sha256(body).hexdigest()
+
+
+async def record(
+    db: AsyncConnection,
+    *,
+    source: str,
+    body: bytes,
+    dedupe_key: str,
+    received_at: datetime,
+    headers: Mapping[str, str] | None = None,
+    connection_id: int | None = None,
+) -> int | None:
+    """Store a delivery; returns its id, or None if this delivery was already recorded."""
+    kept = {k.lower(): v for k, v in (headers or {}).items() if k.lower() in KEPT_HEADERS}
+    values = {
+        "source": source,
+        "connection_id": connection_id,
+        "dedupe_key": dedupe_key,
+        "received_at": received_at,
+        "headers": kept,
+        "body": body,
+        "body_sha256": body_digest(body),
+    }
+    insert = postgresql.insert if db.dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        insert(webhook_inbox)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["source", "dedupe_key"])
+        .returning(webhook_inbox.c.id)
+    )
+    inserted: int | None = (await db.execute(statement)).scalar_one_or_none()
+    return inserted
+
+
+async def get(db: AsyncConnection, delivery_id: int) -> Delivery | None:
+    row = (
+        await db.execute(sa.select(webhook_inbox).where(webhook_inbox.c.id == delivery_id))
+    ).one_or_none()
+    return None if row is None else Delivery.from_row(row)
+
+
+async def mark_processed(db: AsyncConnection, delivery_id: int, *, now: datetime) -> bool:
+    result = await db.execute(
+        webhook_inbox.update()
+        .where(webhook_inbox.c.id == delivery_id, webhook_inbox.c.processed_at.is_(None))
+        .values(processed_at=now)
+    )
+    return bool(result.rowcount)
+
+
+async def recent(
+    db: AsyncConnection, *, source: str | None = None, limit: int = 100
+) -> list[Delivery]:
+    """The newest deliveries first (admin UI)."""
+    query = sa.select(webhook_inbox).order_by(webhook_inbox.c.id.desc()).limit(limit)
+    if source is not None:
+        query = query.where(webhook_inbox.c.source == source)
+    return [Delivery.from_row(r) for r in await db.execute(query)]
+
+
+async def prune(db: AsyncConnection, *, processed_before: datetime) -> int:
+    """Delete processed deliveries older than the retention horizon."""
+    result = await db.execute(
+        webhook_inbox.delete().where(
+            webhook_inbox.c.processed_at.is_not(None),
+            webhook_inbox.c.processed_at < processed_before,
+        )
+    )
+    return int(result.rowcount)
+
+
+__all__ = [
+    "KEPT_HEADERS",
+    "Delivery",
+    "body_digest",
+    "get",
+    "mark_processed",
+    "prune",
+    "recent",
+    "record",
+]

@@ -1,0 +1,96 @@
+"""The shared request budget never books more than its limit in any window."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import anyio
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ml_connector.core.clock import FixedClock
+from ml_connector.store.engine import make_engine
+from ml_connector.store.ratebudget import Budget, DbRateLimiter
+
+WINDOW = timedelta(seconds=10)
+LIMIT = 5
+
+
+def _max_in_any_window(times: list, window: timedelta) -> int:
+    times = sorted(times)
+    best = 0
+    start = 0
+    for end, t in enumerate(times):
+        while times[start] <= t - window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+@pytest.mark.anyio
+async def test_concurrent_acquirers_on_several_engines_never_exceed_the_budget(
+    engine: AsyncEngine, database_url: str, clock: FixedClock
+) -> None:
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        # Time only moves when someone waits: the window must hold without real time.
+        sleeps.append(seconds)
+        clock.advance(min(seconds, 0.7))
+        await anyio.lowlevel.checkpoint()
+
+    budgets = {"ramp": Budget(limit=LIMIT, window=WINDOW)}
+    engines = [make_engine(database_url) for _ in range(3)]
+    limiters = [
+        DbRateLimiter(e, clock=clock, sleep=sleep, budgets=budgets, retention=timedelta(days=1))
+        for e in engines
+    ]
+
+    async def worker(i: int) -> None:
+        for _ in range(4):
+            await limiters[i % 3].acquire("ramp:biz-1")
+
+    try:
+        async with anyio.create_task_group() as tg:
+            for i in range(6):
+                tg.start_soon(worker, i)
+        booked = await limiters[0].bookings("ramp:biz-1")
+    finally:
+        for e in engines:
+            await e.dispose()
+    assert len(booked) == 24
+    assert _max_in_any_window(booked, WINDOW) == LIMIT
+    assert sleeps  # the budget did make someone wait
+
+
+@pytest.mark.anyio
+async def test_keys_have_separate_budgets_and_old_bookings_are_pruned(
+    engine: AsyncEngine, clock: FixedClock
+) -> None:
+    limiter = DbRateLimiter(engine, clock=clock, budgets={"ramp": Budget(limit=2, window=WINDOW)})
+    for _ in range(2):
+        assert await limiter.try_acquire("ramp:a") is None
+    wait = await limiter.try_acquire("ramp:a")
+    assert wait == pytest.approx(10.0)
+    assert await limiter.try_acquire("ramp:b") is None
+    clock.advance(WINDOW)
+    assert await limiter.try_acquire("ramp:a") is None
+    assert await limiter.bookings("ramp:a") == [clock()]
+
+
+@pytest.mark.anyio
+async def test_pause_holds_every_booking_until_retry_after(
+    engine: AsyncEngine, clock: FixedClock
+) -> None:
+    limiter = DbRateLimiter(engine, clock=clock)
+    await limiter.pause("ramp:a", clock() + timedelta(seconds=30))
+    assert await limiter.try_acquire("ramp:a") == pytest.approx(30.0)
+    clock.advance(30)
+    assert await limiter.try_acquire("ramp:a") is None
+
+
+def test_unknown_key_prefix_is_an_error() -> None:
+    limiter = DbRateLimiter(None, clock=FixedClock.__new__(FixedClock))  # type: ignore[arg-type]
+    with pytest.raises(KeyError, match="no request budget"):
+        limiter.budget_for("stripe:1")
+    assert limiter.budget_for("ramp:x") == Budget(limit=200, window=timedelta(seconds=10))
