@@ -1,0 +1,1 @@
+"""Test support shared by the component, e2e and fault suites (imports product and emulators)."""
