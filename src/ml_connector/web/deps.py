@@ -1,0 +1,24 @@
+"""What the web app is built from, passed explicitly to `create_app` (no globals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ml_connector.settings import Settings
+from ml_connector.sync.runtime import Runtime
+
+DEFAULT_MAX_WEBHOOK_BYTES = 64 * 1024
+"""Both vendors send thin payloads (ids only); anything bigger is refused with 413."""
+
+
+@dataclass(frozen=True)
+class AppDeps:
+    runtime: Runtime
+    max_webhook_bytes: int = DEFAULT_MAX_WEBHOOK_BYTES
+
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings
+
+
+__all__ = ["DEFAULT_MAX_WEBHOOK_BYTES", "AppDeps"]
