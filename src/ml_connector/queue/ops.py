@@ -32,6 +32,10 @@ REPLAY_ARG = "_replay"
 """Key in a replayed job's args: ``{"mapping": "current"|"original", "by": …, "at": …}``."""
 
 _waiting = jobs.c.state.in_(WAITING_STATES)
+# ON CONFLICT must name the partial index's predicate as literal SQL: with bound
+# parameters, PostgreSQL cannot infer the index once psycopg prepares the statement
+# (after a few executions on one connection) and the insert fails.
+_waiting_literal = sa.text("state IN (" + ", ".join(f"'{state}'" for state in WAITING_STATES) + ")")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,7 +97,7 @@ async def enqueue(
         statement = (
             insert(jobs)
             .values(**values)
-            .on_conflict_do_nothing(index_elements=["unique_key"], index_where=_waiting)
+            .on_conflict_do_nothing(index_elements=["unique_key"], index_where=_waiting_literal)
             .returning(jobs.c.id)
         )
         job_id = (await db.execute(statement)).scalar_one_or_none()

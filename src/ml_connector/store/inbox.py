@@ -25,6 +25,8 @@ KEPT_HEADERS = frozenset(
         "content-type",
         "user-agent",
         "x-freshbooks-hmac-sha256",
+        "x-ramp-signature",
+        "x-ramp-webhook-id",
         "x-ramp-webhook-signature",
         "x-request-id",
     }

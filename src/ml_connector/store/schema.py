@@ -299,6 +299,32 @@ rate_bookings = sa.Table(
 )
 sa.Index(None, rate_bookings.c.key, rate_bookings.c.booked_at)
 
+sync_state = sa.Table(
+    "sync_state",
+    metadata,
+    # Small per-connection documents: backfill runs, sweep watermarks, schedules. One row
+    # per (connection, key); writers lock the row to read-modify-write it.
+    _connection_fk(),
+    sa.Column("key", sa.String(100), nullable=False),
+    sa.Column("value", sa.JSON, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("connection_id", "key"),
+)
+
+object_marks = sa.Table(
+    "object_marks",
+    metadata,
+    # The FreshBooks version of each object last handed to the sync pipeline (by the
+    # backfill, the sweep, or seen as notified by a webhook): the sweep's baseline.
+    _connection_fk(),
+    sa.Column("fb_type", sa.String(32), nullable=False),
+    sa.Column("fb_id", sa.String(64), nullable=False),
+    sa.Column("version", sa.String(100), nullable=False),
+    sa.Column("remote_updated_at", UtcDateTime, nullable=True),
+    sa.Column("seen_at", UtcDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("connection_id", "fb_type", "fb_id"),
+)
+
 __all__ = [
     "JOB_STATES",
     "WAITING_STATES",
@@ -311,8 +337,10 @@ __all__ = [
     "mapping_versions",
     "metadata",
     "oauth_tokens",
+    "object_marks",
     "rate_bookings",
     "rate_keys",
+    "sync_state",
     "webhook_inbox",
     "write_intents",
 ]
