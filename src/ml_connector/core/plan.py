@@ -208,6 +208,7 @@ def resolve_vendor(vendor: Vendor, ctx: PlanContext) -> VendorTarget:
         external_vendor_id=ctx.ref("vendor", vendor.id),
         auto_threshold=float(ctx.config.vendors.auto_match_threshold),
         review_threshold=float(ctx.config.vendors.review_threshold),
+        confirmed_distinct=vendor.id in ctx.config.vendors.distinct,
     )
     why = f"vendor: {match.reason} [rule {match.rule.value}, confidence {match.confidence:g}]"
     if match.outcome is MatchOutcome.MATCHED and match.vendor is not None:

@@ -8,7 +8,12 @@ for matching. The ladder, first rule that decides wins:
 3. ``exact_name`` — exactly one active Ramp vendor with the same canonical key.
 4. ``company_form`` — names equal except for a word like "Co"/"Company" that may or may
    not be a legal form ("Acme Corp" vs "Acme Co") → review, never a guess.
-5. ``fuzzy_name`` — similarity of the keys (`name_similarity`, rapidfuzz). One candidate at or
+5. ``short_form`` — one name is a short form of the other: all its words appear in the
+   other ("Zoom" / "Zoom Video Communications", "Hartford Insurance" / "The Hartford"),
+   it is the other's initials ("AWS" / "Amazon Web Services"), or a contraction of it
+   ("ConEd" / "Con Edison") → review: often the same business, sometimes not ("Uber" /
+   "Uber Eats"), so a person decides and never a new near-duplicate vendor.
+6. ``fuzzy_name`` — similarity of the keys (`name_similarity`, rapidfuzz). One candidate at or
    above the auto threshold and no other plausible one → match; otherwise review.
 
 Every result names the rule, a confidence in [0, 1], the candidates considered and a
@@ -34,6 +39,7 @@ __all__ = [
     "VendorRule",
     "canonical_vendor_key",
     "company_form_key",
+    "is_short_form",
     "match_vendor",
     "name_similarity",
 ]
@@ -98,6 +104,26 @@ def company_form_key(name: object) -> str:
     return " ".join(tokens)
 
 
+_MIN_CONTRACTION = 4
+"""A contraction shorter than this ("Co", "AB") says too little to suggest anything."""
+
+
+def is_short_form(key_a: str, key_b: str) -> bool:
+    """True when one canonical key is a short form of the other (see rule 5 above)."""
+    if not key_a or not key_b or key_a == key_b:
+        return False
+    short, long = sorted((key_a, key_b), key=lambda k: (len(k.split()), len(k)))
+    short_words, long_words = short.split(), long.split()
+    if len(short_words) < len(long_words) and set(short_words) <= set(long_words):
+        return True
+    compact = short.replace(" ", "")
+    if len(short_words) == 1 and len(long_words) >= 2:
+        if compact == "".join(word[0] for word in long_words):
+            return True
+        return len(compact) >= _MIN_CONTRACTION and long.replace(" ", "").startswith(compact)
+    return False
+
+
 def _key_similarity(key_a: str, key_b: str) -> float:
     if not key_a or not key_b:
         return 0.0
@@ -122,6 +148,7 @@ class VendorRule(StrEnum):
     EXTERNAL_VENDOR_ID = "external_vendor_id"
     EXACT_NAME = "exact_name"
     COMPANY_FORM = "company_form"
+    SHORT_FORM = "short_form"
     FUZZY_NAME = "fuzzy_name"
     NONE = "none"
 
@@ -191,6 +218,7 @@ def match_vendor(  # noqa: PLR0911 - one return per rung of the ladder
     external_vendor_id: str | None = None,
     auto_threshold: float = 92.0,
     review_threshold: float = 80.0,
+    confirmed_distinct: bool = False,
 ) -> VendorMatch:
     """Match a FreshBooks vendor name to one of `candidates` (all known Ramp vendors).
 
@@ -201,6 +229,8 @@ def match_vendor(  # noqa: PLR0911 - one return per rung of the ladder
         external_vendor_id: our reference for this vendor (``freshbooks:<account>:vendor:<id>``).
         auto_threshold: fuzzy score (0–100) at or above which a lone candidate matches.
         review_threshold: fuzzy score at or above which a candidate is plausible.
+        confirmed_distinct: a person confirmed this vendor is a business of its own; only
+            the link, external id and exact-name rungs apply (no resemblance rungs).
     """
     if linked_ramp_vendor_id is not None:
         hits = [v for v in candidates if v.id == linked_ramp_vendor_id]
@@ -230,6 +260,12 @@ def match_vendor(  # noqa: PLR0911 - one return per rung of the ladder
     found = _one_target(VendorRule.EXACT_NAME, exact, f"name {name!r} (key {key!r})", 0.99)
     if found is not None:
         return found
+    if confirmed_distinct:
+        return VendorMatch(
+            MatchOutcome.NO_MATCH, VendorRule.NONE, 0.0,
+            f"{name!r} is confirmed as a business of its own and no Ramp vendor has its name",
+            "vendor.confirmed_distinct",
+        )  # fmt: skip
     form_key = company_form_key(name)
     same_form = [v for v in candidates if company_form_key(v.name) == form_key and v.is_active]
     if same_form:
@@ -239,6 +275,17 @@ def match_vendor(  # noqa: PLR0911 - one return per rung of the ladder
             "company-form word (Co, Company, Group); confirm they are the same business",
             "vendor.company_form", None,
             _ordered([VendorCandidate(v, name_similarity(name, v.name)) for v in same_form]),
+        )  # fmt: skip
+    short_forms = [
+        v for v in candidates if v.is_active and is_short_form(key, canonical_vendor_key(v.name))
+    ]
+    if short_forms:
+        return VendorMatch(
+            MatchOutcome.REVIEW, VendorRule.SHORT_FORM, 0.7,
+            f"{name!r} may be a short form of {', '.join(repr(v.name) for v in short_forms)} "
+            "(or they of it); confirm whether they are the same business and link them",
+            "vendor.short_form", None,
+            _ordered([VendorCandidate(v, name_similarity(name, v.name)) for v in short_forms]),
         )  # fmt: skip
     scored = [
         VendorCandidate(v, _key_similarity(key, canonical_vendor_key(v.name)))

@@ -13,6 +13,7 @@ from ml_connector.core.vendors import (
     VendorRule,
     canonical_vendor_key,
     company_form_key,
+    is_short_form,
     match_vendor,
     name_similarity,
 )
@@ -184,3 +185,42 @@ def test_ladder_never_raises_and_always_explains(
         assert result.vendor is not None
         assert result.vendor in candidates
         assert result.vendor.is_active
+
+
+@pytest.mark.parametrize(
+    ("name", "existing"),
+    [
+        ("Zoom", "Zoom Video Communications"),
+        ("AWS", "Amazon Web Services"),
+        ("Regus", "Regus Management Group, LLC"),
+        ("ConEd", "Con Edison"),
+        ("Hartford Insurance", "The Hartford"),
+        ("Amazon", "Amazon Web Services"),
+    ],
+)
+def test_short_forms_go_to_review_never_to_a_new_vendor(name: str, existing: str) -> None:
+    ramp = [RampVendorRef(id="v1", name=existing, is_active=True)]
+    match = match_vendor(name, ramp)
+    assert match.outcome is MatchOutcome.REVIEW
+    assert match.rule is VendorRule.SHORT_FORM
+    assert [c.vendor.id for c in match.candidates] == ["v1"]
+    # and symmetrically, the long name against the short one
+    reverse = match_vendor(existing, [RampVendorRef(id="v2", name=name, is_active=True)])
+    assert reverse.outcome is MatchOutcome.REVIEW
+
+
+@pytest.mark.parametrize(
+    ("name", "existing"),
+    [("Staples", "Stripe"), ("Lyft", "Uber"), ("Figma", "FedEx"), ("Co", "Costco Wholesale")],
+)
+def test_unrelated_or_too_short_names_are_not_short_forms(name: str, existing: str) -> None:
+    assert not is_short_form(canonical_vendor_key(name), canonical_vendor_key(existing))
+
+
+def test_a_vendor_confirmed_distinct_skips_the_resemblance_rungs() -> None:
+    ramp = [RampVendorRef(id="aws", name="Amazon Web Services", is_active=True)]
+    assert match_vendor("Amazon", ramp, confirmed_distinct=True).outcome is MatchOutcome.NO_MATCH
+    exact = [RampVendorRef(id="amz", name="Amazon", is_active=True)]
+    confirmed = match_vendor("Amazon", exact, confirmed_distinct=True)
+    assert confirmed.outcome is MatchOutcome.MATCHED
+    assert confirmed.rule is VendorRule.EXACT_NAME

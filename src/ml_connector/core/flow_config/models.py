@@ -144,6 +144,11 @@ class VendorsSection(_Model):
         "schema; Ramp rejects unknown fields, so off unless your Ramp accepts it).",
     )
     links: tuple[VendorLink, ...] = ()
+    distinct: tuple[Text, ...] = Field(
+        (),
+        description="FreshBooks vendor ids confirmed to be businesses of their own: only a "
+        "link or an exact name matches them, never a resemblance, so they are created.",
+    )
     terms: tuple[VendorTerms, ...] = ()
 
     @model_validator(mode="after")
