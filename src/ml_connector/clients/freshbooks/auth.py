@@ -71,9 +71,17 @@ class FreshBooksAuth(httpx2.Auth):
             tokens = await self._store.refresh(self._key, stale=tokens, renew=self._renew)
         return tokens
 
-    async def refreshed_after_rejection(self, rejected: TokenSet) -> TokenSet:
-        """A set newer than `rejected`: someone else's if they already refreshed, else ours."""
-        return await self._store.refresh(self._key, stale=rejected, renew=self._renew)
+    async def refreshed_after_rejection(self, rejected: TokenSet) -> tuple[TokenSet, bool]:
+        """A set newer than `rejected`, and whether this call renewed it (vs. another worker)."""
+        renewed = False
+
+        async def renew(current: TokenSet | None) -> TokenSet:
+            nonlocal renewed
+            renewed = True
+            return await self._renew(current)
+
+        fresh = await self._store.refresh(self._key, stale=rejected, renew=renew)
+        return fresh, renewed
 
     def sync_auth_flow(
         self, request: httpx2.Request
@@ -89,11 +97,21 @@ class FreshBooksAuth(httpx2.Auth):
         tokens = await self.usable_tokens()
         request.headers["Authorization"] = f"Bearer {tokens.access_token}"
         response = yield request
-        if response.status_code != 401:
-            return
-        fresh = await self.refreshed_after_rejection(tokens)
-        request.headers["Authorization"] = f"Bearer {fresh.access_token}"
-        yield request
+        # A set another worker stored may itself be stale by the time we use it; only a
+        # 401 to a set this flow renewed itself is final (so a bad grant never loops).
+        for _ in range(_MAX_ROUNDS):
+            if response.status_code != 401:
+                return
+            await response.aread()
+            tokens, renewed_here = await self.refreshed_after_rejection(tokens)
+            request.headers["Authorization"] = f"Bearer {tokens.access_token}"
+            response = yield request
+            if renewed_here:
+                return
+
+
+_MAX_ROUNDS = 3
+"""Bound on renewals per request; only others' stale sets can make it go past one."""
 
 
 __all__ = ["DEFAULT_REFRESH_MARGIN", "FreshBooksAuth", "renew_with"]

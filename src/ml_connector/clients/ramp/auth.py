@@ -61,11 +61,19 @@ class ClientCredentialsAuth(httpx2.Auth):
         self._cached = stored
         return stored
 
-    async def renew_after_rejection(self, rejected: TokenSet) -> TokenSet:
-        """Replace a token Ramp refused; a newer one another worker stored is reused."""
-        fresh = await self._store.refresh(self._key, stale=rejected, renew=self._renew)
+    async def renew_after_rejection(self, rejected: TokenSet) -> tuple[TokenSet, bool]:
+        """Replace a token Ramp refused (a newer one another worker stored is reused);
+        also says whether this call minted it."""
+        minted = False
+
+        async def renew(current: TokenSet | None) -> TokenSet:
+            nonlocal minted
+            minted = True
+            return await self._renew(current)
+
+        fresh = await self._store.refresh(self._key, stale=rejected, renew=renew)
         self._cached = fresh
-        return fresh
+        return fresh, minted
 
     async def async_auth_flow(
         self, request: httpx2.Request
@@ -73,16 +81,25 @@ class ClientCredentialsAuth(httpx2.Auth):
         tokens = await self.token()
         request.headers["Authorization"] = f"Bearer {tokens.access_token}"
         response = yield request
-        if response.status_code != 401:
-            return
-        await response.aread()
-        tokens = await self.renew_after_rejection(tokens)
-        request.headers["Authorization"] = f"Bearer {tokens.access_token}"
-        yield request
+        # A token another worker stored may already be stale; only a 401 to a token this
+        # flow minted itself is final (so a revoked client never loops).
+        for _ in range(_MAX_ROUNDS):
+            if response.status_code != 401:
+                return
+            await response.aread()
+            tokens, minted_here = await self.renew_after_rejection(tokens)
+            request.headers["Authorization"] = f"Bearer {tokens.access_token}"
+            response = yield request
+            if minted_here:
+                return
 
     def sync_auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response]:
         # Without this, httpx2's default sync flow would send the request unauthenticated.
         raise RuntimeError("ClientCredentialsAuth works with httpx2.AsyncClient only")
+
+
+_MAX_ROUNDS = 3
+"""Bound on renewals per request; only others' stale sets can make it go past one."""
 
 
 __all__ = ["ClientCredentialsAuth", "FetchToken"]

@@ -199,7 +199,7 @@ class RampClient:
         """
         try:
             stored = await self.auth.token()
-            tokens = await self.auth.renew_after_rejection(stored)
+            tokens, _ = await self.auth.renew_after_rejection(stored)
         except MissingScopeError:
             return missing([s for s in self.scopes if not await self._mintable(s)])
         if tokens.scope is not None:

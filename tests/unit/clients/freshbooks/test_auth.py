@@ -267,3 +267,29 @@ def test_reprs_hold_no_secrets(store: InMemoryTokenStore, clock: FixedClock) -> 
     )
     for text in (repr(client), repr(client.oauth), repr(client.auth)):
         assert CLIENT_SECRET not in text
+
+
+@pytest.mark.anyio
+async def test_a_stale_set_stored_by_another_worker_leads_to_one_renewal_of_our_own(
+    make_client: MakeClient, store: InMemoryTokenStore
+) -> None:
+    """While our request with access-0 is in flight, another worker refreshes and stores
+    access-1 — which FreshBooks has already expired by the time we use it."""
+    seen: list[str] = []
+
+    async def handler(request: httpx2.Request) -> httpx2.Response:
+        if request.url.path == "/auth/oauth/token":
+            assert parse_qs(request.content.decode())["refresh_token"] == ["refresh-1"]
+            return httpx2.Response(200, json=token_answer(2))
+        seen.append(request.headers["Authorization"])
+        if request.headers["Authorization"] == "Bearer access-0":
+            await store.save(KEY, tokens(1))  # the other worker's refresh lands now
+        if request.headers["Authorization"] == "Bearer access-2":
+            return httpx2.Response(200, json=envelope(bill=BILL))
+        return httpx2.Response(401, json={"response": {"errors": [{"errno": 1003}]}})
+
+    client = await make_client(handler, stored=tokens(0))
+    bill = await client.bills("ABC123").get(7)
+    assert bill.id == 7
+    assert seen == ["Bearer access-0", "Bearer access-1", "Bearer access-2"]
+    assert store.renewals == 1
