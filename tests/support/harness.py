@@ -114,11 +114,18 @@ class Harness:
         fb_transport = httpx2.ASGITransport(app=create_freshbooks_app(fb_world))
         ramp_transport = httpx2.ASGITransport(app=create_ramp_app(ramp_world))
         engine = make_engine(database_url)
+
+        async def advance(seconds: float) -> None:
+            # Waits (a full rate budget, a token lease held elsewhere) move the shared
+            # clock instead of sleeping: nothing in the harness waits in real time.
+            clock.advance(max(seconds, 0.001))
+
         runtime = Runtime.build(
             engine,
             settings,
             clock=clock.now,
             transports=Transports(freshbooks=fb_transport, ramp=ramp_transport),
+            sleep=advance,
         )
         try:
             yield cls(
@@ -197,6 +204,15 @@ class Harness:
                 db, connection.id, ConnectionStatus.ACTIVE, now=now
             )
         return self.connection
+
+    async def setup(self, *, accept_suggestions: bool = True) -> Any:
+        """Run the product's accounting setup on the connected connection (`SetupReport`)."""
+        from ml_connector.sync.setup import setup_connection
+
+        assert self.connection is not None, "call connect() first"
+        return await setup_connection(
+            self.runtime, self.connection.id, accept_suggestions=accept_suggestions
+        )
 
 
 __all__ = ["FRESHBOOKS_API", "PUBLIC_URL", "RAMP_API", "T0", "DeferredTransport", "Harness"]

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+import anyio
 import httpx2
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -25,6 +26,7 @@ from ml_connector.store import Cipher, DbRateLimiter, DbTokenStore, read, token_
 from ml_connector.store import connections as connections_store
 from ml_connector.store import credentials as credentials_store
 from ml_connector.store.connections import Connection
+from ml_connector.store.ratebudget import Sleep
 
 RAMP_CLIENT_ID = "ramp_client_id"
 RAMP_CLIENT_SECRET = "ramp_client_secret"  # noqa: S105 - the credential kind's name
@@ -65,14 +67,16 @@ class Runtime:
         *,
         clock: Clock = system_clock,
         transports: Transports | None = None,
+        sleep: Sleep = anyio.sleep,
     ) -> Runtime:
+        """`sleep` is how waits (rate budget, token lease polls) pass; tests move a clock."""
         cipher = Cipher(settings.resolved_encryption_keys())
         return cls(
             engine=engine,
             settings=settings,
             cipher=cipher,
-            token_store=DbTokenStore(engine, cipher, clock=clock),
-            rate_limiter=DbRateLimiter(engine, clock=clock),
+            token_store=DbTokenStore(engine, cipher, clock=clock, sleep=sleep),
+            rate_limiter=DbRateLimiter(engine, clock=clock, sleep=sleep),
             clock=clock,
             transports=transports or Transports(),
         )

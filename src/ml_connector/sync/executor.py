@@ -1,0 +1,883 @@
+"""Carry out a plan's actions against Ramp, safely across crashes, retries and races.
+
+Every write follows one shape, and no database transaction is open during an HTTP call:
+
+1. a short transaction records the *write intent* and the ``ramp.request`` audit row;
+2. the Ramp call;
+3. a short transaction writes the link, resolves the intent and appends
+   ``ramp.response`` — all or nothing.
+
+Ramp bills and vendors take no idempotency key, so a create whose response was lost
+leaves its intent *pending*. The retry finds it and looks the object up before creating
+it again: a bill by our ``remote_id`` (within its vendor first), a vendor by re-reading
+Ramp's vendors and comparing canonical names (and ``external_vendor_id``). Vendor
+creation is serialized per connection (one intent key for all of a connection's vendor
+creations — they are rare, once per supplier), so two jobs creating "Acme, Inc." and
+"ACME Inc", "Zoom" and "Zoom Video Communications", or two bills of the same new vendor
+cannot both create one: the partial unique index on pending intents lets one through and
+the other waits (a short `RetriableError`). The one that holds it re-reads Ramp's vendors
+and runs the match ladder again on that fresh list: a vendor that appeared since planning
+is linked (same name) or sends the object back to re-plan (a resemblance → review).
+
+A card transaction is claimed the same way (an intent keyed on the transaction, checked
+against links in the same transaction), so one transaction is never coded for two
+expenses.
+
+Bad outcomes map to the error tree: Ramp refusing our request → `NeedsAttentionError`
+with Ramp's reason (the object is parked; the rest flows); 429/5xx → retriable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, TypeVar
+
+import pydantic
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ml_connector.clients.ramp import RampClient, RequestNotSentError
+from ml_connector.clients.ramp import models as wire
+from ml_connector.core.actions import (
+    Action,
+    ArchiveBill,
+    CodeTransaction,
+    CreateBill,
+    CreateVendor,
+    LinkVendor,
+    PendingRef,
+    Review,
+    SetMemo,
+    Skip,
+    UpdateBill,
+    Wait,
+    has_pending,
+    resolve_pending,
+)
+from ml_connector.core.clock import Clock
+from ml_connector.core.errors import (
+    ApiError,
+    ApiValidationError,
+    ConnectorError,
+    NeedsAttentionError,
+    NotFoundError,
+    RateLimitedError,
+    RetriableError,
+    TransientApiError,
+)
+from ml_connector.core.flow_config.models import VendorsSection
+from ml_connector.core.hashing import content_hash
+from ml_connector.core.model import FreshBooksKind, RampKind, RampVendorRef
+from ml_connector.core.vendors import MatchOutcome, canonical_vendor_key, match_vendor
+from ml_connector.queue import REPLAY_ARG, Job, JobState
+from ml_connector.queue import get as get_job
+from ml_connector.store import audit, read
+from ml_connector.store import links as links_store
+from ml_connector.store.connections import ConnectionStatus
+from ml_connector.store.links import WriteIntent
+from ml_connector.sync import convert
+from ml_connector.sync.planning import (
+    Caches,
+    Planned,
+    Session,
+    open_session,
+    original_mapping_version,
+)
+from ml_connector.sync.ramp_state import RampStateCache, fresh_vendors
+from ml_connector.sync.runtime import Runtime
+from ml_connector.sync.trail import Step, Trail
+
+__all__ = [
+    "CLAIM_FB_TYPE",
+    "CONTENDED_RETRY_SECONDS",
+    "VENDOR_KEY_FB_TYPE",
+    "ExecutionReport",
+    "Executor",
+    "SyncDeps",
+    "run_object_sync",
+    "stored_hash",
+    "wait_retry_after",
+]
+
+VENDOR_KEY_FB_TYPE = "vendor_key"
+"""Intents of this type are the per-connection mutex for vendor creation."""
+VENDOR_MUTEX_ID = "connection"
+CLAIM_FB_TYPE = "transaction"
+"""Intents keyed on a Ramp card transaction: the claim that keeps it to one expense."""
+CONTENDED_RETRY_SECONDS = 2.0
+"""How soon a job that lost a race tries again (the winner needs a few requests)."""
+PAUSED_RETRY_SECONDS = 600.0
+"""How often a job of a paused connection looks again."""
+
+_HASH_PREFIX = "sha256:"
+
+A = TypeVar("A", CreateBill, UpdateBill)
+
+
+def stored_hash(digest: str) -> str:
+    """A content hash as the links table keeps it (64 hex characters, no scheme)."""
+    return digest.removeprefix(_HASH_PREFIX)
+
+
+def wait_retry_after(until: date, today: date, wait_days: int) -> float:
+    """Seconds before an expense waiting for its card charge is matched again.
+
+    About six looks over the waiting period and at least one a day, so a bounded wait
+    stays well inside the job's attempts, then one more look after `until`.
+    """
+    remaining = max((until - today).days + 1, 1)
+    step = max(timedelta(days=1), timedelta(days=max(wait_days, 1)) / 6)
+    return min(step, timedelta(days=remaining)).total_seconds()
+
+
+@dataclass
+class ExecutionReport:
+    """What a run did: Ramp ids written per FreshBooks object, reviews and waits."""
+
+    written: list[tuple[str, str, str, str]] = field(default_factory=list)
+    """(object type, FreshBooks id, action kind, Ramp id)."""
+    reviews: list[Review] = field(default_factory=list)
+    wait: Wait | None = None
+
+
+class _Taken:
+    """An intent this run holds, and whether an earlier attempt had opened it."""
+
+    def __init__(self, intent: WriteIntent, inherited: bool) -> None:
+        self.intent = intent
+        self.inherited = inherited
+
+
+class Executor:
+    """Runs the actions of one plan for one job (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        ramp: RampClient,
+        clock: Clock,
+        trail: Trail,
+        cache: RampStateCache,
+        mapping_version: int,
+        wait_days: int = 5,
+        vendor_policy: VendorsSection | None = None,
+    ) -> None:
+        self._engine = engine
+        self._ramp = ramp
+        self._clock = clock
+        self._trail = trail
+        self._cache = cache
+        self._connection_id = trail.connection_id
+        self._job_id = trail.job_id
+        self._mapping_version = mapping_version
+        self._wait_days = wait_days
+        self._vendor_policy = vendor_policy or VendorsSection()
+        self._fresh_vendors: tuple[RampVendorRef, ...] = ()
+        self._ids: dict[PendingRef, str] = {}
+        self.report = ExecutionReport()
+
+    # --- the plan --------------------------------------------------------------------
+
+    async def run(self, actions: Sequence[Action]) -> ExecutionReport:
+        """Run writes in order; then park (reviews) or postpone (wait) if the plan says so."""
+        pending = list(actions)
+        while pending:
+            action = pending.pop(0)
+            if isinstance(action, CodeTransaction):
+                memo = next(
+                    (
+                        a
+                        for a in pending
+                        if isinstance(a, SetMemo)
+                        and a.ramp_transaction_id == action.ramp_transaction_id
+                    ),
+                    None,
+                )
+                if memo is not None:
+                    pending.remove(memo)
+                await self._code_transaction(action, memo)
+            elif isinstance(action, SetMemo):
+                await self._code_transaction(None, action)
+            elif isinstance(action, CreateVendor):
+                await self._create_vendor(action)
+            elif isinstance(action, LinkVendor):
+                await self._link_vendor(action)
+            elif isinstance(action, CreateBill):
+                await self._create_bill(action)
+            elif isinstance(action, UpdateBill):
+                await self._update_bill(action)
+            elif isinstance(action, ArchiveBill):
+                await self._archive_bill(action)
+            elif isinstance(action, Review):
+                self.report.reviews.append(action)
+            elif isinstance(action, Wait):
+                self.report.wait = action
+            elif isinstance(action, Skip):
+                continue
+        return self.report
+
+    # --- intents ---------------------------------------------------------------------
+
+    async def _take_intent(
+        self,
+        *,
+        fb_type: str,
+        fb_id: str,
+        ramp_type: str,
+        operation: str,
+        digest: str,
+        audit_object: tuple[str, str],
+        request: Mapping[str, Any],
+        check: Callable[[AsyncConnection], Awaitable[None]] | None = None,
+        adopt: Callable[[WriteIntent], bool] | None = None,
+    ) -> _Taken:
+        """Record a pending intent (and the request audit row), or inherit one.
+
+        An intent left pending by a job that is still running means a race: wait and
+        re-plan. One left by a job that is no longer running (ours from an earlier
+        attempt, or one that died) is inherited when `adopt` allows it; the caller then
+        reconciles with Ramp before writing.
+        """
+        for _ in range(3):
+            try:
+                async with self._engine.begin() as db:
+                    intent = await links_store.record_intent(
+                        db,
+                        connection_id=self._connection_id,
+                        fb_type=fb_type,
+                        fb_id=fb_id,
+                        ramp_type=ramp_type,
+                        operation=operation,
+                        request_digest=digest,
+                        now=self._clock(),
+                        job_id=self._job_id,
+                    )
+                    if check is not None:
+                        await check(db)
+                    await self._trail.append(db, *audit_object, Step.REQUEST, request)
+                return _Taken(intent, inherited=False)
+            except IntegrityError:
+                pass
+            async with read(self._engine) as db:
+                existing = await links_store.pending_intent(
+                    db,
+                    connection_id=self._connection_id,
+                    fb_type=fb_type,
+                    fb_id=fb_id,
+                    ramp_type=ramp_type,
+                    operation=operation,
+                )
+                owner = (
+                    None
+                    if existing is None or existing.job_id is None
+                    else await get_job(db, existing.job_id)
+                )
+            if existing is None:
+                continue  # resolved between our insert and our read: try again
+            if owner is not None and owner.id != self._job_id and owner.state is JobState.RUNNING:
+                self._cache.invalidate(self._connection_id)
+                raise RetriableError(
+                    f"another job ({owner.id}) is writing the same Ramp {ramp_type} right now; "
+                    "this one re-plans once it is done",
+                    retry_after=CONTENDED_RETRY_SECONDS,
+                )
+            if adopt is not None and not adopt(existing):
+                raise NeedsAttentionError(
+                    f"an earlier write to Ramp {ramp_type} ({operation}) by job "
+                    f"{existing.job_id} never finished and belongs to another object; replay "
+                    "that job first",
+                    code="sync.stale_intent",
+                )
+            async with self._engine.begin() as db:
+                await self._trail.append(
+                    db, *audit_object, Step.REQUEST, {**request, "resumes_intent": existing.id}
+                )
+            return _Taken(existing, inherited=True)
+        raise RetriableError(
+            f"the write intent for Ramp {ramp_type} {operation} keeps changing; retrying",
+            retry_after=CONTENDED_RETRY_SECONDS,
+        )
+
+    async def _finish(
+        self,
+        taken: _Taken,
+        *,
+        succeeded: bool,
+        ramp_id: str | None,
+        audit_object: tuple[str, str],
+        step: str,
+        detail: Mapping[str, Any],
+        link: tuple[str, str, str] | None = None,
+        link_hash: str | None = None,
+    ) -> None:
+        """Resolve the intent, write the link and the audit row in one transaction.
+
+        `link` is (fb_type, fb_id, ramp_type) of the link to write with `ramp_id`.
+        """
+        async with self._engine.begin() as db:
+            await links_store.resolve_intent(
+                db, taken.intent.id, succeeded=succeeded, now=self._clock(), ramp_id=ramp_id
+            )
+            if link is not None and ramp_id is not None:
+                await links_store.upsert(
+                    db,
+                    connection_id=self._connection_id,
+                    fb_type=link[0],
+                    fb_id=link[1],
+                    ramp_type=link[2],
+                    ramp_id=ramp_id,
+                    content_hash=None if link_hash is None else stored_hash(link_hash),
+                    mapping_version=self._mapping_version,
+                    now=self._clock(),
+                )
+            await self._trail.append(db, *audit_object, step, detail, ramp_id=ramp_id)
+        if succeeded and ramp_id is not None:
+            self.report.written.append((audit_object[0], audit_object[1], step, ramp_id))
+
+    async def _failed(
+        self, taken: _Taken, error: Exception, audit_object: tuple[str, str], *, creates: bool
+    ) -> None:
+        """Record a failed call; leave the intent pending only if Ramp may have written."""
+        unknown = (
+            creates
+            and isinstance(error, TransientApiError)
+            and not isinstance(error, RequestNotSentError)
+        )
+        detail = {
+            "error": type(error).__name__,
+            "message": str(error)[:500],
+            "status": getattr(error, "status", None),
+            "code": getattr(error, "code", None),
+            "outcome_unknown": unknown,
+        }
+        async with self._engine.begin() as db:
+            if not unknown:
+                await links_store.resolve_intent(
+                    db, taken.intent.id, succeeded=False, now=self._clock()
+                )
+            await self._trail.append(db, *audit_object, Step.ERROR, detail)
+
+    async def _call(
+        self,
+        taken: _Taken,
+        audit_object: tuple[str, str],
+        call: Callable[[], Awaitable[Any]],
+        *,
+        creates: bool,
+        what: str,
+    ) -> Any:
+        try:
+            return await call()
+        except (RateLimitedError, TransientApiError) as exc:
+            await self._failed(taken, exc, audit_object, creates=creates)
+            raise
+        except (ApiValidationError, NotFoundError) as exc:
+            await self._failed(taken, exc, audit_object, creates=creates)
+            raise NeedsAttentionError(
+                f"Ramp refused to {what}: {exc.detail or exc}", code="ramp.rejected"
+            ) from exc
+        except ApiError as exc:
+            await self._failed(taken, exc, audit_object, creates=creates)
+            raise
+
+    # --- vendors ---------------------------------------------------------------------
+
+    def _remember_ids(self, fb_vendor_id: str, vendor: RampVendorRef) -> None:
+        self._ids[PendingRef("vendor", fb_vendor_id)] = vendor.id
+        contact = vendor.default_contact_id
+        if contact is not None:
+            self._ids[PendingRef("vendor_contact", fb_vendor_id)] = contact
+
+    async def _link_vendor(self, action: LinkVendor) -> None:
+        fb_id = action.subject.id
+        async with self._engine.begin() as db:
+            await links_store.upsert(
+                db,
+                connection_id=self._connection_id,
+                fb_type=action.subject.kind.value,
+                fb_id=fb_id,
+                ramp_type=RampKind.VENDOR.value,
+                ramp_id=action.ramp_vendor_id,
+                content_hash=stored_hash(action.content_hash),
+                mapping_version=self._mapping_version,
+                now=self._clock(),
+            )
+            await self._trail.append(
+                db,
+                action.subject.kind.value,
+                fb_id,
+                Step.LINKED,
+                {"rule": action.rule, "confidence": action.confidence, "reason": action.reason},
+                ramp_id=action.ramp_vendor_id,
+            )
+
+    async def _existing_vendor(self, key: str, external_id: str | None) -> RampVendorRef | None:
+        """Re-read Ramp's vendors and find one with this canonical name or our reference."""
+        vendors = await fresh_vendors(self._ramp)
+        self._cache.replace_vendors(self._connection_id, vendors)
+        self._fresh_vendors = vendors
+        hits = [
+            v
+            for v in vendors
+            if v.is_active
+            and (
+                (external_id is not None and v.external_vendor_id == external_id)
+                or canonical_vendor_key(v.name) == key
+            )
+        ]
+        if len(hits) > 1:
+            names = ", ".join(f"{v.name!r} ({v.id})" for v in hits)
+            raise NeedsAttentionError(
+                f"{len(hits)} active Ramp vendors share the name key {key!r}: {names}; "
+                "deactivate the duplicates or link the FreshBooks vendor by hand",
+                code="vendor.ambiguous",
+            )
+        return hits[0] if hits else None
+
+    async def _rematch_or_replan(
+        self, taken: _Taken, action: CreateVendor, subject: tuple[str, str]
+    ) -> None:
+        """Run the ladder again on the fresh vendor list `_existing_vendor` just cached.
+
+        Planning saw a cached list; a vendor created meanwhile by another job may resemble
+        this one ("Zoom" after "Zoom Video Communications"). Anything but "no match" now
+        means the plan is stale: release the mutex without writing and re-plan.
+        """
+        policy = self._vendor_policy
+        fresh = self._fresh_vendors
+        verdict = match_vendor(
+            str(action.payload.get("name", "")),
+            fresh,
+            auto_threshold=float(policy.auto_match_threshold),
+            review_threshold=float(policy.review_threshold),
+            confirmed_distinct=action.subject.id in policy.distinct,
+        )
+        if verdict.outcome is MatchOutcome.NO_MATCH:
+            return
+        await self._finish(
+            taken, succeeded=False, ramp_id=None, audit_object=subject, step=Step.OUTCOME,
+            link=None, link_hash=None,
+            detail={"rule": verdict.rule.value, "reason": "Ramp's vendors changed since "
+                    f"planning: {verdict.reason}; re-planning instead of creating"},
+        )  # fmt: skip
+        raise RetriableError(
+            f"re-plan vendor {action.subject.id}: {verdict.reason}", retry_after=0.5
+        )
+
+    async def _create_vendor(self, action: CreateVendor) -> None:
+        subject = (action.subject.kind.value, action.subject.id)
+        payload = dict(action.payload)
+        key = canonical_vendor_key(payload.get("name", ""))
+        external_id = payload.get("external_vendor_id")
+        try:
+            body = wire.VendorCreate.model_validate(payload)
+        except pydantic.ValidationError as exc:
+            raise NeedsAttentionError(
+                f"the vendor cannot be sent to Ramp: {_first_error(exc)}",
+                code="vendor.invalid_request",
+            ) from exc
+        taken = await self._take_intent(
+            fb_type=VENDOR_KEY_FB_TYPE,
+            fb_id=VENDOR_MUTEX_ID,
+            ramp_type=RampKind.VENDOR.value,
+            operation="create",
+            digest=audit.digest(payload),
+            audit_object=subject,
+            request=_request("POST", "/vendors", payload, name_key=key),
+        )
+        # Always look before creating: this catches a lost response of an earlier
+        # attempt, a vendor made by a concurrent job, and one added in Ramp's UI.
+        existing = await self._existing_vendor(key, external_id)
+        link = (action.subject.kind.value, action.subject.id, RampKind.VENDOR.value)
+        if existing is not None:
+            if existing.default_contact_id is None:
+                await self._failed(taken, _NoContactError(), subject, creates=False)
+                raise NeedsAttentionError(
+                    f"Ramp vendor {existing.name!r} has no contact; bills need one — add a "
+                    "contact in Ramp",
+                    code="vendor.no_contact",
+                )
+            await self._finish(
+                taken, succeeded=True, ramp_id=existing.id, audit_object=subject,
+                step=Step.LINKED, link=link,
+                link_hash=content_hash({"ramp_vendor_id": existing.id}),
+                detail={"rule": "found_before_create", "reason": "a Ramp vendor with this name "
+                        f"key already exists ({existing.name!r}); linked instead of creating",
+                        "inherited_intent": taken.inherited},
+            )  # fmt: skip
+            self._remember_ids(action.subject.id, existing)
+            return
+        await self._rematch_or_replan(taken, action, subject)
+        created = await self._call(
+            taken, subject, lambda: self._ramp.vendors.create(body), creates=True,
+            what=f"create vendor {payload.get('name')!r}",
+        )  # fmt: skip
+        vendor = convert.ramp_vendor(created)
+        await self._finish(
+            taken, succeeded=True, ramp_id=vendor.id, audit_object=subject, step=Step.RESPONSE,
+            link=link, link_hash=action.content_hash,
+            detail={"status": 200, "digest": audit.digest(created.model_dump(mode="json")),
+                    "ramp_id": vendor.id, "contacts": list(vendor.contact_ids)},
+        )  # fmt: skip
+        self._cache.remember_vendor(self._connection_id, vendor)
+        self._remember_ids(action.subject.id, vendor)
+
+    # --- bills -----------------------------------------------------------------------
+
+    def _resolved(self, action: A) -> A:
+        if not has_pending(action.payload):
+            return action
+        done = resolve_pending(action, self._ids)
+        if has_pending(done.payload):
+            raise NeedsAttentionError(
+                "the bill references a Ramp vendor that was not created in this run",
+                code="bill.vendor_unresolved",
+            )
+        return done
+
+    async def _create_bill(self, action: CreateBill) -> None:
+        action = self._resolved(action)
+        subject = (action.subject.kind.value, action.subject.id)
+        payload = dict(action.payload)
+        try:
+            body = wire.BillCreate.model_validate(payload)
+        except pydantic.ValidationError as exc:
+            raise NeedsAttentionError(
+                f"the bill cannot be sent to Ramp: {_first_error(exc)}", code="bill.invalid_request"
+            ) from exc
+        taken = await self._take_intent(
+            fb_type=action.subject.kind.value, fb_id=action.subject.id,
+            ramp_type=RampKind.BILL.value, operation="create", digest=audit.digest(payload),
+            audit_object=subject, request=_request("POST", "/bills", payload),
+        )  # fmt: skip
+        link = (action.subject.kind.value, action.subject.id, RampKind.BILL.value)
+        if taken.inherited:
+            found = await self._bills_with_remote_id(body.remote_id or "", body.vendor_id)
+            if len(found) > 1:
+                raise NeedsAttentionError(
+                    f"{len(found)} Ramp bills carry remote_id {body.remote_id!r} "
+                    f"({', '.join(b.id for b in found)}); archive the duplicates in Ramp",
+                    code="bill.duplicate_in_ramp",
+                )
+            if found:
+                await self._finish(
+                    taken, succeeded=True, ramp_id=found[0].id, audit_object=subject,
+                    step=Step.LINKED, link=link, link_hash=action.content_hash,
+                    detail={"rule": "found_by_remote_id", "remote_id": body.remote_id,
+                            "reason": "an earlier attempt created the bill but its answer was "
+                            "lost; adopted instead of creating it again"},
+                )  # fmt: skip
+                return
+            await self._failed(taken, _NotCreatedError(), subject, creates=False)
+            taken = await self._take_intent(
+                fb_type=action.subject.kind.value, fb_id=action.subject.id,
+                ramp_type=RampKind.BILL.value, operation="create", digest=audit.digest(payload),
+                audit_object=subject, request=_request("POST", "/bills", payload),
+            )  # fmt: skip
+        created = await self._call(
+            taken, subject, lambda: self._ramp.bills.create(body), creates=True,
+            what=f"create bill {body.invoice_number}",
+        )  # fmt: skip
+        await self._finish(
+            taken, succeeded=True, ramp_id=created.id, audit_object=subject, step=Step.RESPONSE,
+            link=link, link_hash=action.content_hash,
+            detail={"status": 201, "digest": audit.digest(created.model_dump(mode="json")),
+                    "ramp_id": created.id, "amount_minor": created.amount.amount,
+                    "currency": created.amount.currency_code, "status_in_ramp": created.status},
+        )  # fmt: skip
+
+    async def _bills_with_remote_id(self, remote_id: str, vendor_id: str) -> list[wire.Bill]:
+        found = await self._ramp.bills.find_by_remote_id(
+            remote_id, vendor_id=vendor_id, include_archived=True
+        )
+        if found:
+            return found
+        # The earlier attempt may have used another vendor (relinked since): scan all.
+        return await self._ramp.bills.find_by_remote_id(remote_id, include_archived=True)
+
+    async def _update_bill(self, action: UpdateBill) -> None:
+        action = self._resolved(action)
+        subject = (action.subject.kind.value, action.subject.id)
+        payload = dict(action.payload)
+        try:
+            body = wire.BillUpdate.model_validate(payload)
+        except pydantic.ValidationError as exc:
+            raise NeedsAttentionError(
+                f"the bill update cannot be sent to Ramp: {_first_error(exc)}",
+                code="bill.invalid_request",
+            ) from exc
+        taken = await self._take_intent(
+            fb_type=action.subject.kind.value, fb_id=action.subject.id,
+            ramp_type=RampKind.BILL.value, operation="update", digest=audit.digest(payload),
+            audit_object=subject, request=_request("PATCH", action.path, payload),
+        )  # fmt: skip
+        updated = await self._call(
+            taken, subject, lambda: self._ramp.bills.patch(action.ramp_bill_id, body),
+            creates=False, what=f"update bill {action.ramp_bill_id}",
+        )  # fmt: skip
+        await self._finish(
+            taken, succeeded=True, ramp_id=updated.id, audit_object=subject, step=Step.RESPONSE,
+            link=(action.subject.kind.value, action.subject.id, RampKind.BILL.value),
+            link_hash=action.content_hash,
+            detail={"status": 200, "digest": audit.digest(updated.model_dump(mode="json")),
+                    "amount_minor": updated.amount.amount},
+        )  # fmt: skip
+
+    async def _archive_bill(self, action: ArchiveBill) -> None:
+        subject = (action.subject.kind.value, action.subject.id)
+        taken = await self._take_intent(
+            fb_type=action.subject.kind.value, fb_id=action.subject.id,
+            ramp_type=RampKind.BILL.value, operation="archive",
+            digest=audit.digest({"archive": action.ramp_bill_id}), audit_object=subject,
+            request={"method": "DELETE", "path": action.path},
+        )  # fmt: skip
+        await self._call(
+            taken, subject, lambda: self._ramp.bills.archive(action.ramp_bill_id),
+            creates=False, what=f"archive bill {action.ramp_bill_id}",
+        )  # fmt: skip
+        await self._finish(
+            taken, succeeded=True, ramp_id=action.ramp_bill_id, audit_object=subject,
+            step=Step.RESPONSE, detail={"status": 204, "archived": True},
+            link=(action.subject.kind.value, action.subject.id, RampKind.BILL.value),
+            link_hash=action.content_hash,
+        )  # fmt: skip
+
+    # --- card transactions -----------------------------------------------------------
+
+    async def _code_transaction(self, code: CodeTransaction | None, memo: SetMemo | None) -> None:
+        first = code or memo
+        assert first is not None
+        tx_id = first.ramp_transaction_id
+        subject = (first.subject.kind.value, first.subject.id)
+        fb_kind, fb_id = subject
+        claim_digest = audit.digest({"claimed_by": [fb_kind, fb_id], "transaction": tx_id})
+
+        async def unclaimed(db: AsyncConnection) -> None:
+            # Read after our intent is in, so a claim that committed meanwhile is seen.
+            other = await links_store.find_by_ramp_id(
+                db,
+                connection_id=self._connection_id,
+                ramp_type=RampKind.TRANSACTION.value,
+                ramp_id=tx_id,
+            )
+            if other is not None and (other.fb_type, other.fb_id) != subject:
+                raise _ClaimedError(f"{other.fb_type} {other.fb_id}")
+
+        request = {
+            "transaction": tx_id,
+            "coding": None if code is None else _request("PATCH", code.path, code.payload),
+            "memo": None if memo is None else _request("POST", memo.path, memo.payload),
+        }
+        try:
+            taken = await self._take_intent(
+                fb_type=CLAIM_FB_TYPE, fb_id=tx_id, ramp_type=RampKind.TRANSACTION.value,
+                operation="claim", digest=claim_digest, audit_object=subject, request=request,
+                check=unclaimed, adopt=lambda intent: intent.request_digest == claim_digest,
+            )  # fmt: skip
+        except _ClaimedError as exc:
+            self._cache.invalidate(self._connection_id)
+            raise RetriableError(
+                f"card transaction {tx_id} was just claimed by FreshBooks {exc}; re-planning",
+                retry_after=CONTENDED_RETRY_SECONDS,
+            ) from exc
+        coded = None
+        if code is not None:
+            lines = [
+                wire.TransactionLineItemCoding.model_validate(line)
+                for line in code.payload["line_items"]
+            ]
+            coded = await self._call(
+                taken, subject, lambda: self._ramp.transactions.patch_coding(tx_id, lines),
+                creates=False, what=f"code card transaction {tx_id}",
+            )  # fmt: skip
+        if memo is not None:
+            text = str(memo.payload["memo"])
+            await self._call(
+                taken, subject, lambda: self._ramp.transactions.set_memo(tx_id, text),
+                creates=False, what=f"set the memo of card transaction {tx_id}",
+            )  # fmt: skip
+        await self._finish(
+            taken, succeeded=True, ramp_id=tx_id, audit_object=subject, step=Step.RESPONSE,
+            link=(fb_kind, fb_id, RampKind.TRANSACTION.value), link_hash=first.content_hash,
+            detail={"coded": code is not None, "memo": memo is not None,
+                    "digest": None if coded is None else audit.digest(coded.model_dump(mode="json"))},
+        )  # fmt: skip
+
+
+def _request(method: str, path: str, payload: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "method": method,
+        "path": path,
+        "digest": audit.digest(dict(payload)),
+        "body": dict(payload),
+        **extra,
+    }
+
+
+def _first_error(exc: pydantic.ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(p) for p in error["loc"]) or "request"
+    return f"{where}: {error['msg']}"
+
+
+class _ClaimedError(Exception):
+    """The transaction is linked to another FreshBooks object."""
+
+
+class _NoContactError(Exception):
+    """Audit marker: the vendor found has no contact, nothing was written."""
+
+    def __str__(self) -> str:
+        return "the Ramp vendor found has no contact"
+
+
+class _NotCreatedError(Exception):
+    """Audit marker: the earlier attempt's bill is not in Ramp, so it was never created."""
+
+    def __str__(self) -> str:
+        return "no Ramp bill carries our remote_id: the earlier attempt did not create it"
+
+
+# --- one object's job ----------------------------------------------------------------
+
+
+@dataclass
+class SyncDeps:
+    """What every sync handler shares in a process: the runtime and the caches."""
+
+    runtime: Runtime
+    caches: Caches
+
+
+Planner = Callable[[Session, str], Awaitable[Planned]]
+
+
+async def _check_connection(deps: SyncDeps, connection_id: int) -> None:
+    connection = await deps.runtime.connection(connection_id)
+    if connection.status is ConnectionStatus.PAUSED:
+        raise RetriableError(
+            f"connection {connection.name!r} is paused; the object syncs once it is resumed",
+            retry_after=PAUSED_RETRY_SECONDS,
+        )
+    if connection.status is not ConnectionStatus.ACTIVE:
+        raise NeedsAttentionError(
+            f"connection {connection.name!r} is {connection.status.value}"
+            + (f" ({connection.status_reason})" if connection.status_reason else "")
+            + "; reconnect it, then replay",
+            code="connection_inactive",
+        )
+
+
+async def _mapping_for(deps: SyncDeps, job: Job, kind: FreshBooksKind, fb_id: str) -> int | None:
+    replay = job.args.get(REPLAY_ARG)
+    if isinstance(replay, dict) and replay.get("mapping") == "original":
+        return await original_mapping_version(
+            deps.runtime, int(job.args["connection_id"]), kind, fb_id
+        )
+    return None
+
+
+async def run_object_sync(deps: SyncDeps, job: Job, kind: FreshBooksKind, plan: Planner) -> None:
+    """Received → fetched → mapped → Ramp writes → outcome, for one FreshBooks object.
+
+    Every exit records an outcome in the object's audit chain, then lets the error
+    steer the queue: reviews park the job ("attention") with their reasons, a wait
+    or a lost race retries later, 429/5xx retry with backoff.
+    """
+    runtime = deps.runtime
+    connection_id = int(job.args["connection_id"])
+    fb_id = str(job.args["fb_id"])
+    trail = Trail(
+        runtime.engine,
+        connection_id=connection_id,
+        clock=runtime.clock,
+        job_id=job.id,
+        actor=f"worker:{job.kind}:{job.id}",
+    )
+    await trail.received(kind.value, fb_id, {**job.args, "_kind": job.kind})
+    try:
+        await _check_connection(deps, connection_id)
+        version = await _mapping_for(deps, job, kind, fb_id)
+        async with open_session(
+            runtime, connection_id, deps.caches, mapping_version=version
+        ) as session:
+            planned = await plan(session, fb_id)
+            if planned.wire is None:
+                await trail.outcome(
+                    kind.value, fb_id, "not_found", {"reason": "FreshBooks no longer has it"}
+                )
+                return
+            await trail.fetched(kind.value, fb_id, planned.wire)
+            await trail.mapped(
+                kind.value, fb_id, mapping_version=session.mapping_version,
+                actions=planned.actions,
+            )  # fmt: skip
+            executor = Executor(
+                engine=runtime.engine, ramp=session.ramp, clock=runtime.clock, trail=trail,
+                cache=deps.caches.ramp, mapping_version=session.mapping_version,
+                vendor_policy=session.config.vendors,
+            )  # fmt: skip
+            report = await executor.run(planned.actions)
+            await _conclude(
+                trail, kind=kind, fb_id=fb_id, planned=planned, report=report,
+                today=session.today, wait_days=session.config.expenses.wait_days,
+            )  # fmt: skip
+    except _ConcludedError:
+        raise
+    except NeedsAttentionError as exc:
+        await trail.outcome(
+            kind.value, fb_id, "needs_attention", {"code": exc.code, "reason": exc.reason}
+        )
+        raise
+    except RetriableError as exc:
+        await trail.outcome(
+            kind.value, fb_id, "retry", {"reason": str(exc), "retry_after": exc.retry_after}
+        )
+        raise
+    except ConnectorError as exc:
+        await trail.outcome(
+            kind.value, fb_id, "failed", {"error": type(exc).__name__, "reason": str(exc)[:500]}
+        )
+        raise
+
+
+class _ConcludedError(NeedsAttentionError):
+    """Reviews already written to the trail, one outcome row per object."""
+
+
+async def _conclude(
+    trail: Trail,
+    *,
+    kind: FreshBooksKind,
+    fb_id: str,
+    planned: Planned,
+    report: ExecutionReport,
+    today: date,
+    wait_days: int,
+) -> None:
+    for review in report.reviews:
+        await trail.outcome(
+            review.subject.kind.value, review.subject.id, "needs_attention",
+            {"code": review.code, "reason": review.reason,
+             "problems": [str(p) for p in review.problems],
+             "candidates": list(review.candidates)},
+        )  # fmt: skip
+    if report.reviews:
+        first = report.reviews[-1]
+        reasons = "; ".join(f"{r.subject}: {r.reason}" for r in report.reviews)
+        raise _ConcludedError(reasons, code=first.code)
+    if report.wait is not None:
+        raise RetriableError(
+            f"waiting: {report.wait.reason}",
+            retry_after=wait_retry_after(report.wait.until, today, wait_days),
+        )
+    result = "synced" if report.written else "unchanged"
+    await trail.outcome(
+        kind.value, fb_id, result,
+        {"written": [list(w) for w in report.written],
+         "reasons": [a.reason for a in planned.actions], **planned.notes},
+        ramp_id=report.written[-1][3] if report.written else None,
+    )  # fmt: skip

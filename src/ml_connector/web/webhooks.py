@@ -1,0 +1,404 @@
+"""Webhook endpoints: verify on the raw bytes, record + enqueue in one transaction, 2xx.
+
+    POST /webhooks/freshbooks/{connection_id}
+    POST /webhooks/ramp/{connection_id}
+
+No vendor API is called inside a request: the handshakes that need an outbound call
+(FreshBooks' verifier, Ramp's challenge) are recorded and handed to a job like any other
+event. Answers, per reference §3.2: 401 for a missing or wrong signature (nothing is
+stored), 413 for an oversize body, 404 for an unknown connection, 200 for a duplicate,
+503 when the commit fails so the vendor retries.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import structlog
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ml_connector.core.signatures import freshbooks as fb_signatures
+from ml_connector.core.signatures import ramp as ramp_signatures
+from ml_connector.metrics import observe_webhook
+from ml_connector.queue import Lane, enqueue
+from ml_connector.store import connections as connections_store
+from ml_connector.store import inbox, read
+from ml_connector.store.connections import Connection, ConnectionNotFoundError
+from ml_connector.sync import webhook_secrets
+from ml_connector.sync.kinds import Kind, Source, enqueue_object_sync
+from ml_connector.web.deps import AppDeps
+
+log = structlog.get_logger(__name__)
+
+FRESHBOOKS = "freshbooks"
+RAMP = "ramp"
+
+EVENT_KINDS: Mapping[str, Kind] = {
+    "bill": Kind.SYNC_BILL,
+    "bill_vendor": Kind.SYNC_VENDOR,
+    "expense": Kind.SYNC_EXPENSE,
+    "category": Kind.SYNC_CATEGORY,
+}
+"""FreshBooks event noun → the object sync it triggers; other nouns are only recorded.
+A `*.delete` enqueues the same sync: the handler reads `vis_state` and archives."""
+
+RAMP_VERIFICATION_EVENT = "webhooks.verification"
+FRESHBOOKS_DEDUPE_WINDOW_SECONDS = 60
+"""FreshBooks deliveries carry no delivery id, so identical bodies within this window are
+one delivery; a later identical body is a new change to the same object."""
+
+_CALLBACK_ID = re.compile(r"^[0-9]{1,20}$")
+_EVENT_ID = re.compile(r"^[A-Za-z0-9_\-:.]{1,100}$")
+
+
+class BodyTooLargeError(Exception):
+    """The request body exceeds the webhook limit."""
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The raw body, refusing early when Content-Length or the streamed bytes exceed `limit`."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+        raise BodyTooLargeError
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLargeError
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _answer(source: str, outcome: str, status: int, **extra: Any) -> Response:
+    observe_webhook(source, outcome)
+    return JSONResponse({"outcome": outcome, **extra}, status_code=status)
+
+
+def _path_connection_id(request: Request) -> int | None:
+    raw = request.path_params.get("connection_id", "")
+    if not isinstance(raw, str) or not raw.isdigit() or len(raw) > 18:
+        return None
+    return int(raw)
+
+
+async def _prelude(
+    request: Request, deps: AppDeps, source: str
+) -> tuple[Connection, bytes] | Response:
+    """Body (size-checked) and connection, or the response that ends the request."""
+    connection_id = _path_connection_id(request)
+    if connection_id is None:
+        return _answer(source, "unknown_connection", 404)
+    try:
+        body = await read_limited(request, deps.max_webhook_bytes)
+    except BodyTooLargeError:
+        log.warning("webhook.too_large", source=source, connection_id=connection_id)
+        return _answer(source, "too_large", 413)
+    try:
+        async with read(deps.runtime.engine) as db:
+            connection = await connections_store.get(db, connection_id)
+    except ConnectionNotFoundError:
+        return _answer(source, "unknown_connection", 404)
+    return connection, body
+
+
+def _kept_headers(request: Request) -> dict[str, str]:
+    # The inbox keeps only its diagnostic allow-list (no cookies, no authorization).
+    return dict(request.headers)
+
+
+def _unavailable(source: str, connection_id: int, exc: BaseException) -> Response:
+    # Any failure to commit must answer 5xx: the vendor retries, and nothing half-written
+    # remains because the record and the job share one transaction.
+    log.error(
+        "webhook.commit_failed",
+        source=source,
+        connection_id=connection_id,
+        error=type(exc).__name__,
+    )
+    return _answer(source, "unavailable", 503)
+
+
+# --- FreshBooks -----------------------------------------------------------------------
+
+
+def _freshbooks_dedupe_key(connection_id: int, body: bytes, now: datetime) -> str:
+    window = int(now.timestamp()) // FRESHBOOKS_DEDUPE_WINDOW_SECONDS
+    return f"{connection_id}:{inbox.body_digest(body)}:{window}"
+
+
+def _redacted_handshake(fields: tuple[tuple[str, str], ...]) -> bytes:
+    """The handshake body without its verifier, which is only ever stored encrypted."""
+    kept = [(k, "[redacted]" if k == "verifier" else v) for k, v in fields]
+    return urlencode(kept).encode("ascii")
+
+
+async def freshbooks_webhook(request: Request) -> Response:
+    deps: AppDeps = request.app.state.deps
+    prelude = await _prelude(request, deps, FRESHBOOKS)
+    if isinstance(prelude, Response):
+        return prelude
+    connection, body = prelude
+    try:
+        fields = fb_signatures.parse_form(body)
+    except fb_signatures.InvalidDeliveryError:
+        fields = ()
+    if any(key == "verifier" for key, _ in fields):
+        return await _freshbooks_handshake(deps, connection, body, fields, request)
+    return await _freshbooks_event(deps, connection, body, request)
+
+
+def _account_mismatch(connection: Connection, account_id: str | None) -> bool:
+    expected = connection.freshbooks_account_id
+    return expected is not None and account_id is not None and account_id != expected
+
+
+async def _freshbooks_handshake(
+    deps: AppDeps,
+    connection: Connection,
+    body: bytes,
+    fields: tuple[tuple[str, str], ...],
+    request: Request,
+) -> Response:
+    try:
+        delivery = fb_signatures.parse_delivery(body)
+    except fb_signatures.InvalidDeliveryError:
+        return _answer(FRESHBOOKS, "malformed", 400)
+    if not isinstance(delivery, fb_signatures.CallbackVerification) or not _CALLBACK_ID.match(
+        delivery.callback_id
+    ):
+        return _answer(FRESHBOOKS, "malformed", 400)
+    if _account_mismatch(connection, dict(fields).get("account_id")):
+        log.warning("webhook.wrong_account", source=FRESHBOOKS, connection_id=connection.id)
+        return _answer(FRESHBOOKS, "wrong_account", 403)
+    runtime = deps.runtime
+    now = runtime.clock()
+    try:
+        async with runtime.engine.begin() as db:
+            # Pending until FreshBooks accepts it back: this POST itself proves nothing.
+            await webhook_secrets.store_pending_verifier(
+                db,
+                runtime.cipher,
+                connection_id=connection.id,
+                callback_id=delivery.callback_id,
+                verifier=delivery.verifier,
+                now=now,
+            )
+            await inbox.record(
+                db,
+                source=FRESHBOOKS,
+                connection_id=connection.id,
+                body=_redacted_handshake(fields),
+                dedupe_key=f"{connection.id}:handshake:{delivery.callback_id}:"
+                f"{inbox.body_digest(body)}:{now.isoformat()}",
+                received_at=now,
+                headers=_kept_headers(request),
+            )
+            await enqueue(
+                db,
+                kind=Kind.FRESHBOOKS_VERIFY_CALLBACK.value,
+                args={"connection_id": connection.id, "callback_id": delivery.callback_id},
+                now=now,
+                connection_id=connection.id,
+                priority=Lane.LIVE,
+                unique_key=f"{Kind.FRESHBOOKS_VERIFY_CALLBACK.value}:{connection.id}:"
+                f"{delivery.callback_id}",
+            )
+    except Exception as exc:
+        return _unavailable(FRESHBOOKS, connection.id, exc)
+    log.info(
+        "webhook.handshake",
+        source=FRESHBOOKS,
+        connection_id=connection.id,
+        callback_id=delivery.callback_id,
+    )
+    return _answer(FRESHBOOKS, "handshake", 200)
+
+
+async def _freshbooks_event(
+    deps: AppDeps, connection: Connection, body: bytes, request: Request
+) -> Response:
+    runtime = deps.runtime
+    async with read(runtime.engine) as db:
+        verifiers = await webhook_secrets.freshbooks_verifiers(db, runtime.cipher, connection.id)
+    header = request.headers.get(fb_signatures.SIGNATURE_HEADER)
+    try:
+        event = fb_signatures.verify_event(body, header, list(verifiers.values()))
+    except fb_signatures.SignatureMismatchError:
+        log.warning(
+            "webhook.bad_signature",
+            source=FRESHBOOKS,
+            connection_id=connection.id,
+            signed=header is not None,
+            size=len(body),
+        )
+        return _answer(FRESHBOOKS, "bad_signature", 401)
+    except fb_signatures.InvalidDeliveryError:
+        return _answer(FRESHBOOKS, "malformed", 400)
+    if _account_mismatch(connection, event.account_id):
+        log.warning("webhook.wrong_account", source=FRESHBOOKS, connection_id=connection.id)
+        return _answer(FRESHBOOKS, "wrong_account", 403)
+    kind = EVENT_KINDS.get(event.resource)
+    now = runtime.clock()
+    try:
+        async with runtime.engine.begin() as db:
+            delivery_id = await inbox.record(
+                db,
+                source=FRESHBOOKS,
+                connection_id=connection.id,
+                body=body,
+                dedupe_key=_freshbooks_dedupe_key(connection.id, body, now),
+                received_at=now,
+                headers=_kept_headers(request),
+            )
+            if delivery_id is not None:
+                if kind is not None:
+                    await enqueue_object_sync(
+                        db,
+                        kind=kind,
+                        connection_id=connection.id,
+                        fb_id=event.object_id,
+                        source=Source.WEBHOOK,
+                        now=now,
+                    )
+                # The delivery's whole content (ids) now lives in the job: nothing is left to do.
+                await inbox.mark_processed(db, delivery_id, now=now)
+    except Exception as exc:
+        return _unavailable(FRESHBOOKS, connection.id, exc)
+    if delivery_id is None:
+        return _answer(FRESHBOOKS, "duplicate", 200)
+    outcome = "accepted" if kind is not None else "ignored"
+    log.info(
+        "webhook.received",
+        source=FRESHBOOKS,
+        connection_id=connection.id,
+        event_name=event.name,
+        object_id=event.object_id,
+        outcome=outcome,
+    )
+    return _answer(FRESHBOOKS, outcome, 200, inbox_id=delivery_id)
+
+
+# --- Ramp -----------------------------------------------------------------------------
+
+
+def _ramp_envelope(body: bytes) -> dict[str, Any] | None:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    event_id, event_type = data.get("id"), data.get("type")
+    if not isinstance(event_id, str) or not _EVENT_ID.match(event_id):
+        return None
+    if not isinstance(event_type, str) or not event_type:
+        return None
+    return data
+
+
+async def _checked_ramp_envelope(
+    deps: AppDeps, connection: Connection, body: bytes, request: Request
+) -> dict[str, Any] | Response:
+    """The verified, well-formed envelope of this connection, or the refusal to send."""
+    runtime = deps.runtime
+    async with read(runtime.engine) as db:
+        secrets = await webhook_secrets.ramp_secrets(db, runtime.cipher, connection.id)
+    headers = dict(request.headers)
+    if not ramp_signatures.verify_delivery(body, headers, secrets.values()):
+        log.warning(
+            "webhook.bad_signature",
+            source=RAMP,
+            connection_id=connection.id,
+            signed=bool(ramp_signatures.signature_values(headers)),
+            size=len(body),
+        )
+        return _answer(RAMP, "bad_signature", 401)
+    envelope = _ramp_envelope(body)
+    if envelope is None:
+        return _answer(RAMP, "malformed", 400)
+    business_id = envelope.get("business_id")
+    if (
+        connection.ramp_business_id is not None
+        and isinstance(business_id, str)
+        and business_id != connection.ramp_business_id
+    ):
+        log.warning("webhook.wrong_account", source=RAMP, connection_id=connection.id)
+        return _answer(RAMP, "wrong_account", 403)
+    return envelope
+
+
+async def ramp_webhook(request: Request) -> Response:
+    deps: AppDeps = request.app.state.deps
+    prelude = await _prelude(request, deps, RAMP)
+    if isinstance(prelude, Response):
+        return prelude
+    connection, body = prelude
+    runtime = deps.runtime
+    envelope = await _checked_ramp_envelope(deps, connection, body, request)
+    if isinstance(envelope, Response):
+        return envelope
+    verification = envelope["type"] == RAMP_VERIFICATION_EVENT or "challenge" in envelope
+    kind = Kind.RAMP_VERIFY_WEBHOOK if verification else Kind.RAMP_EVENT
+    event_id: str = envelope["id"]
+    now = runtime.clock()
+    try:
+        async with runtime.engine.begin() as db:
+            delivery_id = await inbox.record(
+                db,
+                source=RAMP,
+                connection_id=connection.id,
+                body=body,
+                dedupe_key=f"{connection.id}:{event_id}",
+                received_at=now,
+                headers=_kept_headers(request),
+            )
+            if delivery_id is not None:
+                await enqueue(
+                    db,
+                    kind=kind.value,
+                    args={"connection_id": connection.id, "inbox_id": delivery_id},
+                    now=now,
+                    connection_id=connection.id,
+                    priority=Lane.LIVE,
+                    unique_key=f"{kind.value}:{connection.id}:{event_id}",
+                )
+    except Exception as exc:
+        return _unavailable(RAMP, connection.id, exc)
+    if delivery_id is None:
+        return _answer(RAMP, "duplicate", 200)
+    outcome = "handshake" if verification else "accepted"
+    log.info(
+        "webhook.received",
+        source=RAMP,
+        connection_id=connection.id,
+        event_type=envelope["type"],
+        event_id=event_id,
+        outcome=outcome,
+    )
+    return _answer(RAMP, outcome, 200, inbox_id=delivery_id)
+
+
+def webhook_routes() -> list[Route]:
+    return [
+        Route("/webhooks/freshbooks/{connection_id}", freshbooks_webhook, methods=["POST"]),
+        Route("/webhooks/ramp/{connection_id}", ramp_webhook, methods=["POST"]),
+    ]
+
+
+__all__ = [
+    "EVENT_KINDS",
+    "FRESHBOOKS_DEDUPE_WINDOW_SECONDS",
+    "BodyTooLargeError",
+    "freshbooks_webhook",
+    "ramp_webhook",
+    "read_limited",
+    "webhook_routes",
+]
