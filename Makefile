@@ -6,9 +6,10 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
 export MLC_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: help venv lint format typecheck imports unit component integration contract e2e pytest test clean
+.PHONY: help demo venv lint format typecheck imports unit component integration contract e2e pytest test clean
 
 help:
+	@echo "make demo   - install into .venv, then run the whole flow against both emulators"
 	@echo "make test   - install into .venv, lint, type-check, check import rules, run all tests"
 	@echo "make lint | typecheck | imports | pytest | format | clean"
 
@@ -20,6 +21,9 @@ $(STAMP): pyproject.toml
 	touch $@
 
 venv: $(STAMP)
+
+demo: venv
+	$(BIN)/ml-connector demo
 
 lint: venv
 	$(BIN)/ruff check src tests bench

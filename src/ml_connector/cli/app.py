@@ -1,25 +1,60 @@
-"""The Typer application and the commands that need nothing but the emulators."""
+"""The Typer application: the root command and the registry of command groups.
+
+Each command lives in a module named for it; this module only assembles them. Modules
+that pull in the web server or the emulators are imported when their command runs, so
+`ml-connector status` starts fast.
+"""
 
 from __future__ import annotations
 
 import importlib
+import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ml_connector import __version__
+from ml_connector.cli.audit import audit
+from ml_connector.cli.connect import connect_app
+from ml_connector.cli.db import db_app
+from ml_connector.cli.demo import demo
+from ml_connector.cli.keys import keys_app
+from ml_connector.cli.mappings import mappings_app
+from ml_connector.cli.ping import ping
+from ml_connector.cli.plan import plan
+from ml_connector.cli.replay import replay
+from ml_connector.cli.serve import serve, worker
+from ml_connector.cli.setup import setup
+from ml_connector.cli.status import status
+from ml_connector.cli.sync import sync
+from ml_connector.settings import CONFIG_FILE_ENV
 
 app = typer.Typer(
     name="ml-connector",
     help="One-way FreshBooks → Ramp sync of bills, bill vendors and expenses.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,
 )
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help=f"A TOML settings file (same keys as the MLC_* variables; also {CONFIG_FILE_ENV}).",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+) -> None:
     """One-way FreshBooks → Ramp sync of bills, bill vendors and expenses."""
+    if config is not None:
+        # Settings are read per command from the environment; the file joins them there.
+        os.environ[CONFIG_FILE_ENV] = str(config)
 
 
 @app.command()
@@ -54,6 +89,22 @@ def sandbox(
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
+
+
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+app.add_typer(connect_app, name="connect")
+app.add_typer(mappings_app, name="mappings")
+app.command("demo")(demo)
+app.command("serve")(serve)
+app.command("worker")(worker)
+app.command("status")(status)
+app.command("setup")(setup)
+app.command("ping")(ping)
+app.command("plan")(plan)
+app.command("sync")(sync)
+app.command("audit")(audit)
+app.command("replay")(replay)
 
 
 def main() -> None:
