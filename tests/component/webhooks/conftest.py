@@ -2,40 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import ExitStack
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from webhook_env import WebhookEnv
 
 from ml_connector.queue import Registry, Worker
-from ml_connector.store.testing import (
-    PostgresUnavailableError,
-    postgres_database,
-    postgres_required,
-    sqlite_database,
-)
 from ml_connector.sync.connect import register_connect_handlers
 from ml_connector.web.app import create_app
 from ml_connector.web.deps import AppDeps
 from support.harness import Harness
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        with sqlite_database(tmp_path) as url:
-            yield url
-        return
-    with ExitStack() as stack:
-        try:
-            url = stack.enter_context(postgres_database())
-        except PostgresUnavailableError as exc:
-            if postgres_required():
-                pytest.fail(f"CI=true requires PostgreSQL: {exc}")
-            pytest.skip(f"PostgreSQL tier skipped: {exc}")
-        yield url
 
 
 @pytest.fixture

@@ -1,4 +1,8 @@
-"""A connected harness with the connect handlers, on SQLite and PostgreSQL."""
+"""Throwaway databases for the component and e2e tiers: SQLite always, PostgreSQL too.
+
+PostgreSQL is skipped only outside CI: with `CI=true` an unreachable server fails the
+test instead of quietly skipping it into green.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +19,14 @@ from ml_connector.store.testing import (
     sqlite_database,
 )
 
+BOTH = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+"""`params` for a fixture that runs a test on each database."""
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        with sqlite_database(tmp_path) as url:
+
+def database(kind: str, directory: Path | None = None) -> Iterator[str]:
+    """Yield the URL of a migrated, empty database of `kind`; remove it afterwards."""
+    if kind == "sqlite":
+        with sqlite_database(directory) as url:
             yield url
         return
     with ExitStack() as stack:
@@ -30,3 +37,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
                 pytest.fail(f"CI=true requires PostgreSQL: {exc}")
             pytest.skip(f"PostgreSQL tier skipped: {exc}")
         yield url
+
+
+__all__ = ["BOTH", "database"]
