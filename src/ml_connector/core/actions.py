@@ -35,6 +35,7 @@ __all__ = [
     "CreateVendor",
     "LinkVendor",
     "PendingRef",
+    "ReplaceBill",
     "Review",
     "SetMemo",
     "Skip",
@@ -55,6 +56,7 @@ class ActionKind(StrEnum):
     CODE_TRANSACTION = "code_transaction"
     SET_MEMO = "set_memo"
     CREATE_MANUAL_PAID_BILL = "create_manual_paid_bill"
+    REPLACE_BILL = "replace_bill"
     SKIP = "skip"
     REVIEW = "review"
     WAIT = "wait"
@@ -140,6 +142,22 @@ class CreateManualPaidBill(CreateBill):
     """``POST /developer/v1/bills`` with ``PAID_MANUALLY`` for an expense with no card charge."""
 
     kind = ActionKind.CREATE_MANUAL_PAID_BILL
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplaceBill(CreateBill):
+    """``DELETE /developer/v1/bills/{replaces}``, then ``POST /developer/v1/bills`` paid.
+
+    For a bill paid in FreshBooks after its Ramp bill was created: Ramp's PATCH cannot
+    record a payment, and an open Ramp bill could be paid a second time by bill pay.
+    Archiving it (which also cancels an in-flight payment) and posting a ``PAID_MANUALLY``
+    bill with the same ``remote_id`` leaves one live bill that says what happened. The
+    payload is the replacement's full create body.
+    """
+
+    kind = ActionKind.REPLACE_BILL
+    replaces: str
+    """The open Ramp bill archived first (skipped when it is archived already)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -232,6 +250,7 @@ Action = (
     | LinkVendor
     | CreateBill
     | CreateManualPaidBill
+    | ReplaceBill
     | UpdateBill
     | ArchiveBill
     | CodeTransaction

@@ -14,7 +14,11 @@ the same plan), and after each successful write stores a `Link` with the action'
 
 Content hashes of bills cover what PATCH can change plus the currency, not the payment:
 Ramp cannot mark an existing bill paid by API, so a payment recorded in FreshBooks after
-the Ramp bill exists is reported (review) by comparing with the Ramp bill's status.
+the Ramp bill exists is found by comparing with the Ramp bill's status, and handled by
+the ``bills.paid_after_sync`` policy: ``replace`` archives the open Ramp bill and creates
+it again paid manually (`ReplaceBill`), ``review`` parks it. While a replacement is under
+way the link carries `REPLACING_HASH`, so a replacement interrupted after the archive is
+finished by the next plan instead of being mistaken for a bill archived by hand.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from ml_connector.core.actions import (
     CreateVendor,
     LinkVendor,
     PendingRef,
+    ReplaceBill,
     Review,
     Skip,
     Subject,
@@ -68,6 +73,7 @@ from ml_connector.core.vendors import MatchOutcome, canonical_vendor_key, match_
 
 __all__ = [
     "ARCHIVED_HASH",
+    "REPLACING_HASH",
     "PlanContext",
     "VendorTarget",
     "only_skips",
@@ -79,6 +85,8 @@ __all__ = [
 
 ARCHIVED_HASH = content_hash({"archived": True})
 """The link hash recorded after a bill is archived in Ramp."""
+REPLACING_HASH = content_hash({"archived": True, "replacing": True})
+"""The link hash while a bill's open Ramp bill is being replaced by a paid one."""
 
 
 def only_skips(actions: Sequence[Action]) -> bool:
@@ -454,12 +462,44 @@ def plan_bill(  # noqa: PLR0911, PLR0912 - total function: one early return per 
         return (*vendor_actions, create)
     linked = _plan_linked_bill(
         bill, ctx, subject=subject, ramp_bill_id=link.ramp_id, stored_hash=link.content_hash,
-        content=content, digest=digest, explanation=explanation,
+        content=content, payment=payment, digest=digest, explanation=explanation,
     )  # fmt: skip
     return (*vendor_actions, *linked)
 
 
-def _plan_linked_bill(
+def _replace(
+    bill: Bill,
+    ctx: PlanContext,
+    *,
+    subject: Subject,
+    ramp_bill_id: str,
+    content: dict[str, Any],
+    payment: dict[str, Any],
+    digest: str | None,
+    explanation: tuple[str, ...],
+    resumed: bool,
+) -> ReplaceBill:
+    paid = payment.get("payment_details") or {}
+    how = (
+        f"paid in FreshBooks on {paid['payment_date']} ({paid['manual_payment_method']})"
+        if paid
+        else "no longer paid in FreshBooks"
+    )
+    why = (
+        f"finish replacing Ramp bill {ramp_bill_id} (archived by an earlier attempt): {how}"
+        if resumed
+        else f"{how} after Ramp bill {ramp_bill_id} was created; Ramp's API cannot mark it "
+        "paid and bill pay could pay it again — archive it and record the bill again as "
+        f"{payment['payment_method']} with the same remote_id"
+    )
+    return ReplaceBill(
+        subject=subject, replaces=ramp_bill_id, payload={**content, **payment}, content=content,
+        content_hash=digest, reason=why,
+        explanation=(*explanation, f"paid after sync: policy {ctx.config.bills.paid_after_sync}"),
+    )  # fmt: skip
+
+
+def _plan_linked_bill(  # noqa: PLR0911 - one early return per documented rule
     bill: Bill,
     ctx: PlanContext,
     *,
@@ -467,12 +507,22 @@ def _plan_linked_bill(
     ramp_bill_id: str,
     stored_hash: str,
     content: dict[str, Any],
+    payment: dict[str, Any],
     digest: str | None,
     explanation: tuple[str, ...],
 ) -> tuple[Action, ...]:
     remote = ctx.ramp.bill(ramp_bill_id)
+    policy = ctx.config.bills.paid_after_sync
+    replacing = stored_hash == REPLACING_HASH
     out: list[Action] = []
     if remote is not None and remote.archived:
+        if replacing:
+            return (
+                _replace(
+                    bill, ctx, subject=subject, ramp_bill_id=ramp_bill_id, content=content,
+                    payment=payment, digest=digest, explanation=explanation, resumed=True,
+                ),
+            )  # fmt: skip
         return (
             Review(
                 subject=subject, code="bill.archived_in_ramp",
@@ -480,15 +530,31 @@ def _plan_linked_bill(
                 "unarchive it in Ramp or delete the FreshBooks bill",
             ),
         )  # fmt: skip
+    if remote is not None and remote.status is RampBillStatus.PAID and replacing:
+        return (
+            Skip(
+                subject=subject,
+                reason=f"Ramp bill {ramp_bill_id} was paid in Ramp before it could be replaced; "
+                "paid Ramp bills are never touched",
+            ),
+        )  # fmt: skip
+    paid_here_only = (
+        bill.status is BillStatus.PAID
+        and remote is not None
+        and remote.status is RampBillStatus.OPEN
+    )
+    if paid_here_only and policy == "replace":
+        if remote is not None and remote.currency is not None and remote.currency != bill.currency:
+            return (_currency_changed(subject, remote.currency, bill.currency),)
+        return (
+            _replace(
+                bill, ctx, subject=subject, ramp_bill_id=ramp_bill_id, content=content,
+                payment=payment, digest=digest, explanation=explanation, resumed=False,
+            ),
+        )  # fmt: skip
     if digest != stored_hash:
         if remote is not None and remote.currency is not None and remote.currency != bill.currency:
-            return (
-                Review(
-                    subject=subject, code="bill.currency_changed",
-                    reason=f"the bill's currency changed from {remote.currency} to {bill.currency}; "
-                    "Ramp cannot change a bill's currency — archive it in Ramp and re-sync",
-                ),
-            )  # fmt: skip
+            return (_currency_changed(subject, remote.currency, bill.currency),)
         if remote is not None and remote.status is RampBillStatus.PAID:
             return (
                 Review(
@@ -498,23 +564,38 @@ def _plan_linked_bill(
                 ),
             )  # fmt: skip
         patch = {k: v for k, v in content.items() if k != "invoice_currency"}
+        partly = (
+            ("payment: partly paid in FreshBooks; the Ramp bill stays open (noted in its memo)",)
+            if bill.status is BillStatus.PARTIAL
+            else ()
+        )
         out.append(
             UpdateBill(
                 subject=subject, ramp_bill_id=ramp_bill_id, payload=patch, content=content,
-                content_hash=digest, explanation=explanation,
+                content_hash=digest, explanation=(*explanation, *partly),
                 reason=f"changed in FreshBooks since the last sync; update Ramp bill {ramp_bill_id}",
             )
         )  # fmt: skip
-    if (
-        bill.status is BillStatus.PAID
+    if paid_here_only:
+        out.append(
+            Review(
+                subject=subject, code="bill.paid_in_freshbooks_only",
+                reason=f"paid in FreshBooks after Ramp bill {ramp_bill_id} was created; Ramp's API "
+                "cannot mark an existing bill paid and bills.paid_after_sync is 'review' — "
+                "record the payment in Ramp (or set the policy to 'replace' and replay)",
+            )
+        )  # fmt: skip
+    elif (
+        bill.status is BillStatus.PARTIAL
+        and policy == "review"
         and remote is not None
         and remote.status is RampBillStatus.OPEN
     ):
         out.append(
             Review(
-                subject=subject, code="bill.paid_in_freshbooks_only",
-                reason=f"paid in FreshBooks after Ramp bill {ramp_bill_id} was created; Ramp's API "
-                "cannot mark an existing bill paid — record the payment in Ramp",
+                subject=subject, code="bill.partly_paid_in_freshbooks",
+                reason=f"partly paid in FreshBooks; Ramp bill {ramp_bill_id} stays open for the "
+                "full amount and bills.paid_after_sync is 'review' — check what Ramp may still pay",
             )
         )  # fmt: skip
     if not out:
@@ -524,3 +605,11 @@ def _plan_linked_bill(
             )
         )
     return tuple(out)
+
+
+def _currency_changed(subject: Subject, was: str, now: str) -> Review:
+    return Review(
+        subject=subject, code="bill.currency_changed",
+        reason=f"the bill's currency changed from {was} to {now}; "
+        "Ramp cannot change a bill's currency — archive it in Ramp and re-sync",
+    )  # fmt: skip

@@ -11,7 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ml_connector.core.errors import FatalError, NeedsAttentionError, RetriableError, SkippableError
+from ml_connector.core.errors import (
+    AuthError,
+    FatalError,
+    InvalidGrantError,
+    MissingScopeError,
+    NeedsAttentionError,
+    RetriableError,
+    SkippableError,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,6 +130,11 @@ class RetryPolicy:
             return NeedsAttention(reason=error.reason, code=error.code)
         if isinstance(error, SkippableError):
             return NeedsAttention(reason=describe(error), code="skipped")
+        if _racing_401(error) and attempts < AUTH_RACE_ATTEMPTS:
+            # A 401 after the auth flow renewed: usually a token another worker had just
+            # replaced, or one expired in between. Try again shortly a couple of times;
+            # a revoked grant still ends in the dead letters with its history.
+            return Retry(at=now + self.backoff(attempts, jitter), reason=describe(error))
         if isinstance(error, FatalError):
             return DeadLetter(reason=describe(error))
         limit = self.max_attempts if max_attempts is None else max_attempts
@@ -135,6 +148,18 @@ class RetryPolicy:
         # Anything outside our tree (a bug, a driver hiccup) is retried: a transient cause
         # heals by itself, and a real bug still ends in the dead-letter list with its history.
         return Retry(at=now + delay, reason=describe(error))
+
+
+AUTH_RACE_ATTEMPTS = 3
+"""Attempts a job gets when each ends in a plain 401 (see `RetryPolicy.decide`)."""
+
+
+def _racing_401(error: BaseException) -> bool:
+    return (
+        isinstance(error, AuthError)
+        and not isinstance(error, InvalidGrantError | MissingScopeError)
+        and error.status == 401
+    )
 
 
 def _check_jitter(jitter: float) -> None:

@@ -6,6 +6,12 @@ then runs the actions: the vendor first when it is new (its ids flow into the bi
 bill paid in FreshBooks is created ``PAID_MANUALLY`` with its payment date, an unpaid
 one stays open, and a FreshBooks delete archives the Ramp bill unless Ramp has paid it
 (then the bill waits in review).
+
+A payment recorded in FreshBooks after the Ramp bill exists follows
+``bills.paid_after_sync``: ``replace`` (the default) archives the open Ramp bill and
+creates it again ``PAID_MANUALLY`` with the same ``remote_id`` — so Ramp bill pay cannot
+pay it a second time — and the link moves to the replacement; ``review`` parks the bill.
+A bill Ramp already shows paid is left alone.
 """
 
 from __future__ import annotations

@@ -19,6 +19,17 @@ the other waits (a short `RetriableError`). The one that holds it re-reads Ramp'
 and runs the match ladder again on that fresh list: a vendor that appeared since planning
 is linked (same name) or sends the object back to re-plan (a resemblance → review).
 
+A bill paid in FreshBooks after its Ramp bill exists may be *replaced* (see
+`core.plan`): one intent covers both writes and stays pending until the replacement is
+linked, and the same transaction that opens it marks the link `REPLACING_HASH`. A retry
+first looks for a live bill with our ``remote_id`` other than the one being replaced
+(the replacement whose answer was lost) and adopts it; otherwise it archives the old
+bill unless that is done already, then creates the paid one. Ramp counts archived bills
+apart, so the archived original and its replacement share a ``remote_id`` legitimately.
+
+After every successful Ramp write for the job's own object, the time from the
+FreshBooks change (its ``updated_at``) to the write goes to `mlc_sync_latency_seconds`.
+
 A card transaction is claimed the same way (an intent keyed on the transaction, checked
 against links in the same transaction), so one transaction is never coded for two
 expenses.
@@ -31,13 +42,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 import pydantic
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ml_connector.clients.http import DEFAULT_TIMEOUT
 from ml_connector.clients.ramp import RampClient, RequestNotSentError
 from ml_connector.clients.ramp import models as wire
 from ml_connector.core.actions import (
@@ -48,6 +60,7 @@ from ml_connector.core.actions import (
     CreateVendor,
     LinkVendor,
     PendingRef,
+    ReplaceBill,
     Review,
     SetMemo,
     Skip,
@@ -70,7 +83,9 @@ from ml_connector.core.errors import (
 from ml_connector.core.flow_config.models import VendorsSection
 from ml_connector.core.hashing import content_hash
 from ml_connector.core.model import FreshBooksKind, RampKind, RampVendorRef
+from ml_connector.core.plan import REPLACING_HASH
 from ml_connector.core.vendors import MatchOutcome, canonical_vendor_key, match_vendor
+from ml_connector.metrics import observe_sync_latency
 from ml_connector.queue import REPLAY_ARG, Job, JobState
 from ml_connector.queue import get as get_job
 from ml_connector.store import audit, read
@@ -92,6 +107,7 @@ from ml_connector.sync.trail import Step, Trail
 __all__ = [
     "CLAIM_FB_TYPE",
     "CONTENDED_RETRY_SECONDS",
+    "INTENT_SETTLE_SECONDS",
     "VENDOR_KEY_FB_TYPE",
     "ExecutionReport",
     "Executor",
@@ -106,6 +122,9 @@ VENDOR_KEY_FB_TYPE = "vendor_key"
 VENDOR_MUTEX_ID = "connection"
 CLAIM_FB_TYPE = "transaction"
 """Intents keyed on a Ramp card transaction: the claim that keeps it to one expense."""
+INTENT_SETTLE_SECONDS = float((DEFAULT_TIMEOUT.connect or 0.0) + (DEFAULT_TIMEOUT.read or 0.0))
+"""How old a pending intent of a job that is not running must be before it is inherited:
+no Ramp call outlives the client's connect + read timeouts."""
 CONTENDED_RETRY_SECONDS = 2.0
 """How soon a job that lost a race tries again (the winner needs a few requests)."""
 PAUSED_RETRY_SECONDS = 600.0
@@ -164,7 +183,10 @@ class Executor:
         mapping_version: int,
         wait_days: int = 5,
         vendor_policy: VendorsSection | None = None,
+        changed: tuple[str, str, datetime] | None = None,
     ) -> None:
+        """`changed` is (object type, FreshBooks id, FreshBooks ``updated_at``) of the job's
+        object: its writes are timed from that change for the latency metric."""
         self._engine = engine
         self._ramp = ramp
         self._clock = clock
@@ -177,6 +199,7 @@ class Executor:
         self._vendor_policy = vendor_policy or VendorsSection()
         self._fresh_vendors: tuple[RampVendorRef, ...] = ()
         self._ids: dict[PendingRef, str] = {}
+        self._changed = changed
         self.report = ExecutionReport()
 
     # --- the plan --------------------------------------------------------------------
@@ -201,23 +224,29 @@ class Executor:
                 await self._code_transaction(action, memo)
             elif isinstance(action, SetMemo):
                 await self._code_transaction(None, action)
-            elif isinstance(action, CreateVendor):
-                await self._create_vendor(action)
-            elif isinstance(action, LinkVendor):
-                await self._link_vendor(action)
-            elif isinstance(action, CreateBill):
-                await self._create_bill(action)
-            elif isinstance(action, UpdateBill):
-                await self._update_bill(action)
-            elif isinstance(action, ArchiveBill):
-                await self._archive_bill(action)
             elif isinstance(action, Review):
                 self.report.reviews.append(action)
             elif isinstance(action, Wait):
                 self.report.wait = action
-            elif isinstance(action, Skip):
-                continue
+            elif not isinstance(action, Skip):
+                await self._write(action)
         return self.report
+
+    async def _write(
+        self, action: CreateVendor | LinkVendor | CreateBill | UpdateBill | ArchiveBill
+    ) -> None:
+        if isinstance(action, CreateVendor):
+            await self._create_vendor(action)
+        elif isinstance(action, LinkVendor):
+            await self._link_vendor(action)
+        elif isinstance(action, ReplaceBill):
+            await self._replace_bill(action)
+        elif isinstance(action, CreateBill):
+            await self._create_bill(action)
+        elif isinstance(action, UpdateBill):
+            await self._update_bill(action)
+        else:
+            await self._archive_bill(action)
 
     # --- intents ---------------------------------------------------------------------
 
@@ -284,6 +313,17 @@ class Executor:
                     "this one re-plans once it is done",
                     retry_after=CONTENDED_RETRY_SECONDS,
                 )
+            age = (self._clock() - existing.created_at).total_seconds()
+            if age < INTENT_SETTLE_SECONDS:
+                # Its job is not running *now*, but the process that took the intent may
+                # still be inside the Ramp call (a lease that ran out while it was alive).
+                # No call outlives the client's timeout: after that, a lookup sees what
+                # it did, so only then is the intent inherited.
+                raise RetriableError(
+                    f"an earlier write to Ramp {ramp_type} ({operation}) may still be in "
+                    "flight; retrying once it has settled",
+                    retry_after=INTENT_SETTLE_SECONDS - age,
+                )
             if adopt is not None and not adopt(existing):
                 raise NeedsAttentionError(
                     f"an earlier write to Ramp {ramp_type} ({operation}) by job "
@@ -336,6 +376,11 @@ class Executor:
             await self._trail.append(db, *audit_object, step, detail, ramp_id=ramp_id)
         if succeeded and ramp_id is not None:
             self.report.written.append((audit_object[0], audit_object[1], step, ramp_id))
+            self._observe_latency(audit_object)
+
+    def _observe_latency(self, audit_object: tuple[str, str]) -> None:
+        if self._changed is not None and audit_object == self._changed[:2]:
+            observe_sync_latency(self._changed[0], self._changed[2], self._clock())
 
     async def _failed(
         self, taken: _Taken, error: Exception, audit_object: tuple[str, str], *, creates: bool
@@ -598,6 +643,105 @@ class Executor:
         # The earlier attempt may have used another vendor (relinked since): scan all.
         return await self._ramp.bills.find_by_remote_id(remote_id, include_archived=True)
 
+    async def _replace_bill(self, action: ReplaceBill) -> None:
+        """Archive the open Ramp bill, then create the paid one (module docstring)."""
+        old = action.replaces
+        resolved = self._resolved(action)
+        subject = (action.subject.kind.value, action.subject.id)
+        payload = dict(resolved.payload)
+        try:
+            body = wire.BillCreate.model_validate(payload)
+        except pydantic.ValidationError as exc:
+            raise NeedsAttentionError(
+                f"the replacement bill cannot be sent to Ramp: {_first_error(exc)}",
+                code="bill.invalid_request",
+            ) from exc
+        link = (action.subject.kind.value, action.subject.id, RampKind.BILL.value)
+
+        async def mark_replacing(db: AsyncConnection) -> None:
+            # Committed with the intent: a retry after the archive then finishes the
+            # replacement instead of reading the archived bill as someone's decision.
+            await links_store.upsert(
+                db, connection_id=self._connection_id, fb_type=link[0], fb_id=link[1],
+                ramp_type=link[2], ramp_id=old, content_hash=stored_hash(REPLACING_HASH),
+                mapping_version=self._mapping_version, now=self._clock(),
+            )  # fmt: skip
+
+        request = {
+            "replaces": old,
+            "reason": action.reason,
+            "archive": {"method": "DELETE", "path": f"/bills/{old}"},
+            "create": _request("POST", "/bills", payload),
+        }
+        taken = await self._take_intent(
+            fb_type=link[0], fb_id=link[1], ramp_type=link[2], operation="replace",
+            digest=audit.digest({"replaces": old, "create": payload}), audit_object=subject,
+            request=request, check=mark_replacing,
+        )  # fmt: skip
+        # Always look first: a replacement made by an attempt whose answer was lost, or
+        # (on a fresh intent) by a job that died before resolving its own.
+        live = [
+            b
+            for b in await self._bills_with_remote_id(body.remote_id or "", body.vendor_id)
+            if b.id != old and not b.is_archived
+        ]
+        if len(live) > 1:
+            raise NeedsAttentionError(
+                f"{len(live)} live Ramp bills besides {old} carry remote_id {body.remote_id!r} "
+                f"({', '.join(b.id for b in live)}); archive the duplicates in Ramp",
+                code="bill.duplicate_in_ramp",
+            )
+        if live:
+            await self._finish(
+                taken, succeeded=True, ramp_id=live[0].id, audit_object=subject,
+                step=Step.LINKED, link=link, link_hash=resolved.content_hash,
+                detail={"rule": "found_by_remote_id", "remote_id": body.remote_id,
+                        "replaces": old, "reason": "an earlier attempt created the replacement "
+                        "but its answer was lost; adopted instead of creating it again"},
+            )  # fmt: skip
+            return
+        current = await self._call(
+            taken, subject, lambda: self._ramp.bills.get(old), creates=True,
+            what=f"read bill {old} before replacing it",
+        )  # fmt: skip
+        if current.is_paid:
+            await self._finish(
+                taken, succeeded=False, ramp_id=None, audit_object=subject, step=Step.OUTCOME,
+                detail={"replaces": old, "reason": f"Ramp bill {old} was paid in Ramp before it "
+                        "could be replaced; paid bills are never touched"},
+            )  # fmt: skip
+            self._cache.invalidate(self._connection_id)
+            raise RetriableError(
+                f"Ramp bill {old} was paid meanwhile; re-planning", retry_after=0.5
+            )
+        if not current.is_archived:
+            await self._call(
+                taken, subject, lambda: self._ramp.bills.archive(old), creates=True,
+                what=f"archive bill {old} to replace it",
+            )  # fmt: skip
+            async with self._engine.begin() as db:
+                await self._trail.append(
+                    db, *subject, Step.RESPONSE,
+                    {"status": 204, "archived": True, "operation": "archive",
+                     "reason": "archived so that Ramp bill pay cannot pay it a second time; "
+                     "a paid replacement follows"},
+                    ramp_id=old,
+                )  # fmt: skip
+            self.report.written.append((subject[0], subject[1], "archive", old))
+        created = await self._call(
+            taken, subject, lambda: self._ramp.bills.create(body), creates=True,
+            what=f"create the paid replacement of bill {old}",
+        )  # fmt: skip
+        await self._finish(
+            taken, succeeded=True, ramp_id=created.id, audit_object=subject, step=Step.RESPONSE,
+            link=link, link_hash=resolved.content_hash,
+            detail={"status": 201, "operation": "create", "replaces": old,
+                    "reason": action.reason,
+                    "digest": audit.digest(created.model_dump(mode="json")),
+                    "ramp_id": created.id, "amount_minor": created.amount.amount,
+                    "currency": created.amount.currency_code, "status_in_ramp": created.status},
+        )  # fmt: skip
+
     async def _update_bill(self, action: UpdateBill) -> None:
         action = self._resolved(action)
         subject = (action.subject.kind.value, action.subject.id)
@@ -815,10 +959,12 @@ async def run_object_sync(deps: SyncDeps, job: Job, kind: FreshBooksKind, plan: 
                 kind.value, fb_id, mapping_version=session.mapping_version,
                 actions=planned.actions,
             )  # fmt: skip
+            changed_at = _updated_at(planned.wire)
             executor = Executor(
                 engine=runtime.engine, ramp=session.ramp, clock=runtime.clock, trail=trail,
                 cache=deps.caches.ramp, mapping_version=session.mapping_version,
                 vendor_policy=session.config.vendors,
+                changed=None if changed_at is None else (kind.value, fb_id, changed_at),
             )  # fmt: skip
             report = await executor.run(planned.actions)
             await _conclude(
@@ -842,6 +988,16 @@ async def run_object_sync(deps: SyncDeps, job: Job, kind: FreshBooksKind, plan: 
             kind.value, fb_id, "failed", {"error": type(exc).__name__, "reason": str(exc)[:500]}
         )
         raise
+
+
+def _updated_at(wire_object: object) -> datetime | None:
+    """FreshBooks' last-change time of an object (bills and vendors say ``updated_at``,
+    expenses ``updated``), or None when FreshBooks did not give one."""
+    for name in ("updated_at", "updated"):
+        value = getattr(wire_object, name, None)
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            return value
+    return None
 
 
 class _ConcludedError(NeedsAttentionError):

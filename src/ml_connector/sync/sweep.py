@@ -78,7 +78,8 @@ class SweepSettings:
     grace: timedelta = timedelta(minutes=2)
     """A change younger than this may still have its webhook in flight: look next time."""
     clock_skew: timedelta = timedelta(seconds=60)
-    """How far FreshBooks' timestamps may run ahead of our clock and still count."""
+    """Deliveries are read from this far before the earliest change (theirs are our
+    timestamps, the change's are FreshBooks'); only one received after the change vouches."""
     overlap: timedelta = timedelta(hours=1)
     """Each incremental window reaches this far behind the previous sweep's start."""
     bill_window: timedelta = timedelta(days=120)
@@ -119,12 +120,12 @@ def judge(
     changed_at = observation.updated_at
     if notified_at is not None:
         # A delivery received after the change means the job it enqueued fetched the
-        # change; without a timestamp, any delivery since we last looked counts.
-        floor = (
-            changed_at - settings.clock_skew
-            if changed_at is not None
-            else (mark.seen_at if mark is not None else None)
-        )
+        # change; without a timestamp, any delivery since we last looked counts. One
+        # received shortly *before* the change (within the clock skew) is ambiguous — it
+        # may announce an earlier change whose own webhook was lost — so it proves
+        # nothing: only a Ramp write after the change does, else the object is re-synced
+        # (an extra sync of a settled object is a no-op; a lost edit is not).
+        floor = changed_at if changed_at is not None else (mark.seen_at if mark else None)
         if floor is None or notified_at >= floor:
             return Verdict.NOTIFIED
     if written_at is not None and changed_at is not None and written_at >= changed_at:

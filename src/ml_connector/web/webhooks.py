@@ -50,11 +50,11 @@ EVENT_KINDS: Mapping[str, Kind] = {
 A `*.delete` enqueues the same sync: the handler reads `vis_state` and archives."""
 
 RAMP_VERIFICATION_EVENT = "webhooks.verification"
-FRESHBOOKS_DEDUPE_WINDOW_SECONDS = 60
-"""FreshBooks deliveries carry no delivery id, so identical bodies within this window are
-one delivery; a later identical body is a new change to the same object."""
 
 _CALLBACK_ID = re.compile(r"^[0-9]{1,20}$")
+_OBJECT_ID = _CALLBACK_ID
+"""FreshBooks object ids are integers; a signed event naming anything else is malformed
+(and must not become a job whose id reaches a lock key, a URL or a text column)."""
 _EVENT_ID = re.compile(r"^[A-Za-z0-9_\-:.]{1,100}$")
 
 
@@ -130,8 +130,15 @@ def _unavailable(source: str, connection_id: int, exc: BaseException) -> Respons
 
 
 def _freshbooks_dedupe_key(connection_id: int, body: bytes, now: datetime) -> str:
-    window = int(now.timestamp()) // FRESHBOOKS_DEDUPE_WINDOW_SECONDS
-    return f"{connection_id}:{inbox.body_digest(body)}:{window}"
+    """Only a byte-identical body received at the same instant is the same delivery.
+
+    FreshBooks deliveries carry no delivery id, and an identical body a minute later may
+    well be a second change to the same object (an edit, then a payment): dropping it
+    would leave that change to the next sweep. Keeping every delivery costs nothing extra
+    downstream: the queue coalesces the waiting sync of one object, and handlers re-read
+    the object, so a true duplicate is at most one more no-op sync.
+    """
+    return f"{connection_id}:{inbox.body_digest(body)}:{now.isoformat()}"
 
 
 def _redacted_handshake(fields: tuple[tuple[str, str], ...]) -> bytes:
@@ -153,6 +160,11 @@ async def freshbooks_webhook(request: Request) -> Response:
     if any(key == "verifier" for key, _ in fields):
         return await _freshbooks_handshake(deps, connection, body, fields, request)
     return await _freshbooks_event(deps, connection, body, request)
+
+
+def _require_object_id(event: fb_signatures.FreshBooksEvent) -> None:
+    if not _OBJECT_ID.match(event.object_id):
+        raise fb_signatures.InvalidDeliveryError("object_id is not a FreshBooks id")
 
 
 def _account_mismatch(connection: Connection, account_id: str | None) -> bool:
@@ -231,6 +243,7 @@ async def _freshbooks_event(
     header = request.headers.get(fb_signatures.SIGNATURE_HEADER)
     try:
         event = fb_signatures.verify_event(body, header, list(verifiers.values()))
+        _require_object_id(event)
     except fb_signatures.SignatureMismatchError:
         log.warning(
             "webhook.bad_signature",
@@ -395,7 +408,6 @@ def webhook_routes() -> list[Route]:
 
 __all__ = [
     "EVENT_KINDS",
-    "FRESHBOOKS_DEDUPE_WINDOW_SECONDS",
     "BodyTooLargeError",
     "freshbooks_webhook",
     "ramp_webhook",

@@ -1,4 +1,5 @@
-"""The services-firm backfill: every bill once, vendors once, expenses coded or by policy."""
+"""The services-firm backfill on SQLite and PostgreSQL: every bill once, vendors once,
+expenses coded or by policy."""
 
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ from ml_connector_emulators.scenarios import services_firm_roster
 pytestmark = pytest.mark.anyio
 
 
-async def test_services_firm_backfill(sqlite_url: str, tmp_path: Path) -> None:
+async def test_services_firm_backfill(database_url: str, tmp_path: Path) -> None:
     async with SyncWorld.start(
-        sqlite_url, tmp_path, scenario="services-firm", no_match="review", non_card="review"
+        database_url, tmp_path, scenario="services-firm", no_match="review", non_card="review"
     ) as w:
         books = w.books
         profile_of = {

@@ -283,7 +283,8 @@ def test_changes_to_paid_or_archived_ramp_bills_go_to_review() -> None:
         assert review.code == code
     paid_later = bill(status=BillStatus.PAID, payments=(
         BillPayment(id="1", amount=usd("141.25"), paid_date=date(2026, 9, 20)),))  # fmt: skip
-    [review] = plan_bill(paid_later, ACME, ctx(state, links))
+    review_policy = config(bills__paid_after_sync="review")
+    [review] = plan_bill(paid_later, ACME, ctx(state, links, cfg=review_policy))
     assert isinstance(review, Review)
     assert review.code == "bill.paid_in_freshbooks_only"
 

@@ -8,7 +8,9 @@ from hypothesis import strategies as st
 
 from ml_connector.core.errors import (
     ApiValidationError,
+    AuthError,
     InvalidGrantError,
+    MissingScopeError,
     NeedsAttentionError,
     RateLimitedError,
     SkippableError,
@@ -149,3 +151,19 @@ def test_retry_is_never_in_the_past_nor_before_retry_after(
         assert decision.at >= NOW + timedelta(seconds=retry_after)
     else:
         assert decision.at - NOW <= POLICY.cap
+
+
+def test_a_plain_401_is_retried_briefly_then_dead_lettered() -> None:
+    """Racing workers can see a 401 on a token another one just replaced; a revoked grant
+    still ends in the dead letters, and invalid_grant or a missing scope at once."""
+    policy = RetryPolicy()
+    racing = AuthError("401 after renewal", system="freshbooks", status=401)
+    assert isinstance(policy.decide(racing, attempts=1, now=NOW, jitter=0.0), Retry)
+    assert isinstance(policy.decide(racing, attempts=2, now=NOW, jitter=0.0), Retry)
+    assert isinstance(policy.decide(racing, attempts=3, now=NOW, jitter=0.0), DeadLetter)
+    for final in (
+        InvalidGrantError("spent", system="freshbooks", status=400),
+        MissingScopeError("no scope", system="ramp", status=401),
+        AuthError("forbidden", system="ramp", status=403),
+    ):
+        assert isinstance(policy.decide(final, attempts=1, now=NOW, jitter=0.0), DeadLetter)

@@ -76,9 +76,15 @@ def test_a_delivery_for_an_earlier_change_does_not_cover_a_later_one() -> None:
     assert verdict(NEW, mark, notified_at=earlier) is Verdict.MISSED
 
 
-def test_small_clock_skew_between_freshbooks_and_us_is_tolerated() -> None:
-    slightly_before = CHANGED_AT - SETTINGS.clock_skew + timedelta(seconds=1)
-    assert verdict(NEW, None, notified_at=slightly_before) is Verdict.NOTIFIED
+def test_a_delivery_just_before_the_change_proves_nothing() -> None:
+    """Created (webhook delivered), edited 46 s later with the edit's webhook lost: the
+    create's delivery must not be taken as notice of the edit (found by `make chaos`)."""
+    just_before = CHANGED_AT - timedelta(seconds=46)
+    assert verdict(NEW, None, notified_at=just_before) is Verdict.MISSED
+    # A Ramp write after the change still shows the change was synced.
+    later_write = CHANGED_AT + timedelta(seconds=5)
+    assert verdict(NEW, None, notified_at=just_before, written_at=later_write) is Verdict.KNOWN
+    assert verdict(NEW, None, notified_at=CHANGED_AT) is Verdict.NOTIFIED
 
 
 def test_a_ramp_write_after_the_change_means_it_is_already_synced() -> None:

@@ -85,6 +85,16 @@ class BillsSection(_Model):
     unpaid_payment_method: Literal[
         "UNSPECIFIED", "ACH", "CHECK", "DOMESTIC_WIRE", "INTERNATIONAL", "SWIFT"
     ] = Field("UNSPECIFIED", description="payment_method of bills not yet paid in FreshBooks.")
+    paid_after_sync: Literal["replace", "review"] = Field(
+        "replace",
+        description="A bill paid in FreshBooks after its Ramp bill exists: Ramp's API cannot "
+        "mark an existing bill paid, and an open bill could be paid again by Ramp bill pay. "
+        "'replace' archives the open Ramp bill (cancelling any in-flight payment) and creates "
+        "it again as PAID_MANUALLY with the same remote_id, lines, coding and the FreshBooks "
+        "payment date and method; 'review' leaves it open and sends it to review. A bill "
+        "Ramp already shows paid is never touched; a partly paid bill stays open (noted in "
+        "its memo) and goes to review only under 'review'.",
+    )
     terms_policy: Literal["keep", "enforce", "flag"] = Field(
         "flag", description="When a bill's terms disagree with its vendor's: keep, enforce, flag."
     )
