@@ -39,6 +39,24 @@ SYNC_LATENCY_SECONDS = Histogram(
     buckets=(1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600),
 )
 
+FRESHNESS_SECONDS = Histogram(
+    "mlc_freshness_seconds",
+    "From a change in FreshBooks to its first write in Ramp, per connection and by who "
+    "found the change (webhook or sweep); read from the shared audit trail.",
+    ["connection_id", "source"],
+    buckets=(5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 4 * 3600, 24 * 3600),
+)
+CHANGES_FIRST_SEEN = Counter(
+    "mlc_changes_first_seen",
+    "FreshBooks changes whose sync was enqueued first by a webhook or by the sweep.",
+    ["connection_id", "via"],
+)
+WEBHOOK_MISS_RATIO = Gauge(
+    "mlc_webhook_miss_ratio",
+    "Share of FreshBooks changes the sweep found before any webhook did (since start).",
+    ["connection_id"],
+)
+
 API_CALLS = Counter(
     "mlc_api_calls",
     "Vendor API requests, by system and HTTP status ('error' when no response came back).",
@@ -73,6 +91,21 @@ def observe_sync_latency(kind: str, changed_at: datetime, written_at: datetime) 
     SYNC_LATENCY_SECONDS.labels(kind=kind).observe(
         max((written_at - changed_at).total_seconds(), 0.0)
     )
+
+
+def observe_freshness(connection_id: int, source: str, seconds: float) -> None:
+    FRESHNESS_SECONDS.labels(connection_id=str(connection_id), source=source).observe(
+        max(seconds, 0.0)
+    )
+
+
+def count_first_seen(connection_id: int, via: str, changes: int) -> None:
+    if changes:
+        CHANGES_FIRST_SEEN.labels(connection_id=str(connection_id), via=via).inc(changes)
+
+
+def set_webhook_miss_ratio(connection_id: int, ratio: float) -> None:
+    WEBHOOK_MISS_RATIO.labels(connection_id=str(connection_id)).set(ratio)
 
 
 def set_queue_depth(by_state: Mapping[str, int], oldest_due_seconds: float) -> None:
@@ -124,15 +157,21 @@ class MeteredTransport(httpx2.AsyncBaseTransport):
 __all__ = [
     "API_CALLS",
     "API_CALL_SECONDS",
+    "CHANGES_FIRST_SEEN",
+    "FRESHNESS_SECONDS",
     "QUEUE_JOBS",
     "QUEUE_OLDEST_DUE_SECONDS",
     "SYNC_LATENCY_SECONDS",
     "TOKEN_EXPIRY_SECONDS",
     "WEBHOOK_ACKS",
+    "WEBHOOK_MISS_RATIO",
     "MeteredTransport",
+    "count_first_seen",
     "observe_api_call",
+    "observe_freshness",
     "observe_sync_latency",
     "observe_webhook",
     "set_queue_depth",
     "set_token_expiry",
+    "set_webhook_miss_ratio",
 ]

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from ml_connector import __version__
-from ml_connector.cli.audit import audit
+from ml_connector.cli.audit import audit_app
 from ml_connector.cli.connect import connect_app
 from ml_connector.cli.db import db_app
 from ml_connector.cli.demo import demo
@@ -23,6 +23,7 @@ from ml_connector.cli.keys import keys_app
 from ml_connector.cli.mappings import mappings_app
 from ml_connector.cli.ping import ping
 from ml_connector.cli.plan import plan
+from ml_connector.cli.reconcile import reconcile
 from ml_connector.cli.replay import replay
 from ml_connector.cli.serve import serve, worker
 from ml_connector.cli.setup import setup
@@ -103,8 +104,9 @@ app.command("setup")(setup)
 app.command("ping")(ping)
 app.command("plan")(plan)
 app.command("sync")(sync)
-app.command("audit")(audit)
+app.add_typer(audit_app, name="audit")
 app.command("replay")(replay)
+app.command("reconcile")(reconcile)
 
 
 def main() -> None:

@@ -16,10 +16,12 @@ from ml_connector.cli.context import (
     run,
 )
 from ml_connector.cli.errors import CliError, ExitCode, guard
+from ml_connector.cli.impact_view import impact_json, show_impact
 from ml_connector.cli.output import Output
 from ml_connector.core.flow_config import ConfigErrors, FlowConfig, load_flow_config
 from ml_connector.store import mappings as mappings_store
 from ml_connector.store import read
+from ml_connector.sync.impact import apply_mapping_change, preview_impact
 
 mappings_app = typer.Typer(
     help="Export, import and list versions of a connection's flow configuration (TOML).",
@@ -108,6 +110,13 @@ def import_(
     connection: ConnectionOption = None,
     comment: Annotated[str | None, typer.Option(help="Why this version (kept with it).")] = None,
     check: Annotated[bool, typer.Option("--check", help="Validate only; save nothing.")] = False,
+    preview: Annotated[
+        bool,
+        typer.Option(
+            "--preview",
+            help="Show which synced objects it would change, field by field; save nothing.",
+        ),
+    ] = False,
     force: Annotated[
         bool,
         typer.Option(help="Import even if the file names another FreshBooks account."),
@@ -132,31 +141,36 @@ def import_(
                 )
             if check:
                 return {"connection": conn.name, "valid": True, "saved": False}
-            async with runtime.engine.begin() as db:
+            async with read(runtime.engine) as db:
                 current = await mappings_store.current(db, conn.id)
-                if current is not None and current.text == text:
-                    return {
-                        "connection": conn.name,
-                        "valid": True,
-                        "saved": False,
-                        "version": current.version,
-                    }
-                saved = await mappings_store.save(
-                    db,
-                    connection_id=conn.id,
-                    text=text,
-                    document=config.model_dump(mode="json"),
-                    author=cli_actor(),
-                    comment=comment,
-                    now=runtime.clock(),
-                )
-            return {"connection": conn.name, "valid": True, "saved": True, "version": saved.version}
+            if current is not None and current.text == text:
+                return {
+                    "connection": conn.name,
+                    "valid": True,
+                    "saved": False,
+                    "version": current.version,
+                }
+            if preview:
+                report = await preview_impact(runtime, conn.id, text)
+                return {"connection": conn.name, "valid": True, "saved": False,
+                        "impact": impact_json(report)}  # fmt: skip
+            # Saved through the impact path: exactly the synced objects the new version
+            # changes are re-pushed, each with the change in its audit trail.
+            applied = await apply_mapping_change(
+                runtime, conn.id, text, author=cli_actor(), comment=comment,
+                expected_version=None if current is None else current.version,
+            )  # fmt: skip
+            out.note(f"re-pushing {applied.report.count} synced object(s) the new version changes")
+            return {"connection": conn.name, "valid": True, "saved": True,
+                    "version": applied.version.version}  # fmt: skip
 
     result = run(out, work)
     if json_output:
         out.emit_json(result)
     elif check:
         out.say(f"{path} is valid for {result['connection']!r}")
+    elif "impact" in result and not result["saved"]:
+        show_impact(out, result["impact"])
     elif result["saved"]:
         out.say(f"saved {path} as version {result['version']} of {result['connection']!r}")
     else:

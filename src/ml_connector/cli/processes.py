@@ -18,9 +18,11 @@ import anyio
 import uvicorn
 
 from ml_connector.queue import Registry, Worker
+from ml_connector.sync.audit_maintenance import ensure_scheduled, register_audit_maintenance
 from ml_connector.sync.backfill import register_backfill_handlers
 from ml_connector.sync.connect import register_connect_handlers
 from ml_connector.sync.handlers import register_sync_handlers
+from ml_connector.sync.reconcile import register_reconcile_handlers
 from ml_connector.sync.runtime import Runtime
 from ml_connector.sync.scheduler import Scheduler
 
@@ -28,11 +30,15 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def build_registry(runtime: Runtime) -> Registry:
-    """Every job kind the product runs: object syncs, connect/webhook jobs, backfill, sweep."""
+    """Every job kind the product runs: object syncs, connect/webhook jobs, backfill,
+    sweep, the scheduled reconciliation report and audit maintenance (checkpoints,
+    webhook-body retention)."""
     registry = Registry()
     register_sync_handlers(registry, runtime)
     register_connect_handlers(registry, runtime)
     register_backfill_handlers(registry, runtime)
+    register_reconcile_handlers(registry, runtime)
+    register_audit_maintenance(registry, runtime)
     return registry
 
 
@@ -80,6 +86,9 @@ async def run_worker(runtime: Runtime, options: WorkerOptions) -> Worker:
     """Serve jobs until SIGINT/SIGTERM; running jobs get the grace period to finish."""
     worker = build_worker(runtime, options)
     scheduler = Scheduler(runtime, sweep_every=options.sweep_every) if options.scheduler else None
+    if scheduler is not None:
+        # The maintenance job reschedules itself; seeding it again is absorbed.
+        await ensure_scheduled(runtime)
 
     def stop() -> None:
         worker.stop()

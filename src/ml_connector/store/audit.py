@@ -214,6 +214,42 @@ async def between(
     return [AuditEntry.from_row(r) for r in await db.execute(query)]
 
 
+def expected_hash(entry: AuditEntry) -> str:
+    """The hash `entry` must carry, recomputed from its fields and its `prev_hash`."""
+    return entry_hash(entry.prev_hash, {name: getattr(entry, name) for name in _HASHED})
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChainName:
+    """Whom a chain is about, read from the chain key itself.
+
+    A verifier can name the object even when every row of its chain was deleted.
+    """
+
+    connection_id: int | None
+    object_type: str
+    fb_id: str | None
+    ramp_id: str | None
+
+    def __str__(self) -> str:
+        ident = (
+            f"FreshBooks id {self.fb_id}" if self.fb_id is not None else f"Ramp id {self.ramp_id}"
+        )
+        where = f" (connection {self.connection_id})" if self.connection_id else ""
+        return f"{self.object_type} {ident}{where}"
+
+
+def parse_chain(chain: str) -> ChainName:
+    """The inverse of `chain_of`; ids may contain ':' themselves."""
+    connection, object_type, side, ident = chain.split(":", 3)
+    return ChainName(
+        connection_id=int(connection) or None,
+        object_type=object_type,
+        fb_id=ident if side == "fb" else None,
+        ramp_id=ident if side == "ramp" else None,
+    )
+
+
 async def verify_chain(db: AsyncConnection, chain: str) -> list[str]:
     """Problems found in one chain (empty when intact): gaps, edits, broken links."""
     rows = [
@@ -255,6 +291,11 @@ async def _chains_mentioning(
     return [AuditEntry.from_row(r) for r in await db.execute(query)]
 
 
+def canonical(value: Any) -> str:
+    """The JSON text every audit hash is computed over (sorted keys, no spaces)."""
+    return _canonical(value)
+
+
 def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
 
@@ -263,13 +304,17 @@ __all__ = [
     "GENESIS",
     "REDACTED",
     "AuditEntry",
+    "ChainName",
     "append",
     "between",
+    "canonical",
     "chain_of",
     "digest",
     "entry_hash",
+    "expected_hash",
     "for_fb_object",
     "for_ramp_id",
+    "parse_chain",
     "redact",
     "verify_chain",
 ]

@@ -44,6 +44,8 @@ class Delivery:
     body: bytes
     body_sha256: str
     processed_at: datetime | None
+    body_purged_at: datetime | None = None
+    """When retention emptied `body` (its digest stays in `body_sha256`)."""
 
     @classmethod
     def from_row(cls, row: Any) -> Delivery:
@@ -126,6 +128,25 @@ async def prune(db: AsyncConnection, *, processed_before: datetime) -> int:
     return int(result.rowcount)
 
 
+async def purge_bodies(db: AsyncConnection, *, processed_before: datetime, now: datetime) -> int:
+    """Empty the raw bodies of deliveries processed before `processed_before` (retention).
+
+    The row stays, with its digest and times: audit rows cite deliveries by digest, not
+    by body, so purging never touches a hash chain, and redelivery dedupe keeps working.
+    Unprocessed deliveries keep their bodies whatever their age: they are still work.
+    """
+    result = await db.execute(
+        webhook_inbox.update()
+        .where(
+            webhook_inbox.c.processed_at.is_not(None),
+            webhook_inbox.c.processed_at < processed_before,
+            webhook_inbox.c.body_purged_at.is_(None),
+        )
+        .values(body=b"", body_purged_at=now)
+    )
+    return int(result.rowcount)
+
+
 __all__ = [
     "KEPT_HEADERS",
     "Delivery",
@@ -133,6 +154,7 @@ __all__ = [
     "get",
     "mark_processed",
     "prune",
+    "purge_bodies",
     "recent",
     "record",
 ]

@@ -187,6 +187,9 @@ webhook_inbox = sa.Table(
     sa.Column("body", sa.LargeBinary, nullable=False),
     sa.Column("body_sha256", sa.String(64), nullable=False),
     sa.Column("processed_at", UtcDateTime, nullable=True),
+    # Set when retention emptied `body`; `body_sha256` stays, so the audit rows that cite
+    # the delivery by digest still name exactly what was received.
+    sa.Column("body_purged_at", UtcDateTime, nullable=True),
     sa.UniqueConstraint("source", "dedupe_key"),
 )
 sa.Index(None, webhook_inbox.c.received_at)
@@ -214,6 +217,24 @@ audit_log = sa.Table(
 sa.Index(None, audit_log.c.fb_id)
 sa.Index(None, audit_log.c.ramp_id)
 sa.Index(None, audit_log.c.at)
+
+audit_checkpoints = sa.Table(
+    "audit_checkpoints",
+    metadata,
+    _id(),
+    # Checkpoints form their own hash chain (`seq`, `prev_hash`, `checkpoint_hash`). Each
+    # records the head (last seq and entry hash) of every audit chain that moved since the
+    # previous one, so deleting a chain's newest entries — or a whole chain — is caught.
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("through_id", BigId, nullable=False),
+    sa.Column("chains", sa.Integer, nullable=False),
+    sa.Column("entries", sa.BigInteger, nullable=False),
+    sa.Column("heads", sa.JSON, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("checkpoint_hash", sa.String(64), nullable=False),
+    sa.UniqueConstraint("seq"),
+)
 
 JOB_STATES = (
     "available",
@@ -329,6 +350,7 @@ __all__ = [
     "JOB_STATES",
     "WAITING_STATES",
     "UtcDateTime",
+    "audit_checkpoints",
     "audit_log",
     "connections",
     "credentials",

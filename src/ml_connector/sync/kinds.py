@@ -42,6 +42,8 @@ class Kind(StrEnum):
     """args: connection_id, inbox_id — answer a Ramp subscription challenge."""
     RAMP_EVENT = "ramp.event"
     """args: connection_id, inbox_id — record what Ramp did (bill paid…) in the audit trail."""
+    RECONCILE = "sync.reconcile"
+    """args: connection_id, start, end — the reconciliation report of a period (read-only)."""
 
 
 class Source(StrEnum):

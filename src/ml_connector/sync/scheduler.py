@@ -28,6 +28,7 @@ from ml_connector.store.connections import ConnectionStatus
 from ml_connector.sync.connect import enqueue_register_webhooks
 from ml_connector.sync.enumeration import SCHEDULE_KEY
 from ml_connector.sync.kinds import Kind
+from ml_connector.sync.reconcile import enqueue_reconcile
 from ml_connector.sync.runtime import Runtime
 from ml_connector.sync.sweep import enqueue_sweep
 
@@ -37,6 +38,7 @@ Sleep = Callable[[float], Awaitable[None]]
 
 SWEEP_AT = "sweep_enqueued_at"
 WEBHOOKS_AT = "register_webhooks_enqueued_at"
+RECONCILE_AT = "reconcile_enqueued_at"
 
 
 def is_due(last: datetime | None, now: datetime, every: timedelta) -> bool:
@@ -64,6 +66,7 @@ class Scheduler:
         runtime: the engine and the clock.
         sweep_every: interval between sweeps of one connection.
         webhooks_every: interval between webhook registration checks.
+        reconcile_every: interval between month-end reconciliation reports (read-only).
         tick_every: how often to look; the intervals' resolution.
         sleep: the injected wait (anyio.sleep in production).
     """
@@ -74,14 +77,16 @@ class Scheduler:
         *,
         sweep_every: timedelta = timedelta(minutes=15),
         webhooks_every: timedelta = timedelta(hours=1),
+        reconcile_every: timedelta = timedelta(days=1),
         tick_every: timedelta = timedelta(seconds=30),
         sleep: Sleep = anyio.sleep,
     ) -> None:
-        if min(sweep_every, webhooks_every, tick_every) <= timedelta(0):
+        if min(sweep_every, webhooks_every, reconcile_every, tick_every) <= timedelta(0):
             raise ValueError("scheduler intervals must be positive")
         self._runtime = runtime
         self.sweep_every = sweep_every
         self.webhooks_every = webhooks_every
+        self.reconcile_every = reconcile_every
         self.tick_every = tick_every
         self._sleep = sleep
         self._stopping = False
@@ -128,16 +133,17 @@ class Scheduler:
             async with runtime.engine.begin() as db:
                 state = await sync_state.lock(db, connection.id, SCHEDULE_KEY, now=at)
                 changed = False
-                if is_due(_parse(state.get(SWEEP_AT)), at, self.sweep_every):
-                    await enqueue_sweep(db, connection_id=connection.id, now=at)
-                    state[SWEEP_AT] = at.isoformat()
-                    report.enqueued.append((connection.id, Kind.SWEEP.value))
-                    changed = True
-                if is_due(_parse(state.get(WEBHOOKS_AT)), at, self.webhooks_every):
-                    await enqueue_register_webhooks(db, connection_id=connection.id, now=at)
-                    state[WEBHOOKS_AT] = at.isoformat()
-                    report.enqueued.append((connection.id, Kind.REGISTER_WEBHOOKS.value))
-                    changed = True
+                for key, every, kind, enqueue_due in (
+                    (SWEEP_AT, self.sweep_every, Kind.SWEEP, enqueue_sweep),
+                    (WEBHOOKS_AT, self.webhooks_every, Kind.REGISTER_WEBHOOKS,
+                     enqueue_register_webhooks),
+                    (RECONCILE_AT, self.reconcile_every, Kind.RECONCILE, enqueue_reconcile),
+                ):  # fmt: skip
+                    if is_due(_parse(state.get(key)), at, every):
+                        await enqueue_due(db, connection_id=connection.id, now=at)
+                        state[key] = at.isoformat()
+                        report.enqueued.append((connection.id, kind.value))
+                        changed = True
                 if changed:
                     await sync_state.put(db, connection.id, SCHEDULE_KEY, state, now=at)
         self.ticks += 1

@@ -22,6 +22,7 @@ from ml_connector import metrics
 from ml_connector.queue import stats
 from ml_connector.store import connections as connections_store
 from ml_connector.store import migrate, read, token_key
+from ml_connector.sync.freshness import refresh_metrics as refresh_freshness
 from ml_connector.web.deps import AppDeps
 
 log = structlog.get_logger(__name__)
@@ -73,6 +74,7 @@ async def refresh_gauges(deps: AppDeps) -> None:
         queue = await stats(db, now=now)
         connections = await connections_store.list_all(db)
     metrics.set_queue_depth(queue.by_state, queue.oldest_due_seconds)
+    await refresh_freshness(runtime)
     for connection in connections:
         for system in ("freshbooks", "ramp"):
             tokens = await runtime.token_store.load(token_key(system, connection.id))

@@ -72,7 +72,11 @@ async def test_scheduler_enqueues_sweeps_and_webhook_checks_per_active_connectio
     report = await scheduler.tick()
     assert report.connections == 1
     assert sorted(report.enqueued) == sorted(
-        [(h.connection.id, Kind.SWEEP.value), (h.connection.id, Kind.REGISTER_WEBHOOKS.value)]
+        [
+            (h.connection.id, Kind.SWEEP.value),
+            (h.connection.id, Kind.REGISTER_WEBHOOKS.value),
+            (h.connection.id, Kind.RECONCILE.value),  # daily, read-only
+        ]
     )
     # A second scheduler (another worker process) in the same interval adds nothing.
     assert (await other_process.tick()).enqueued == []
@@ -83,6 +87,7 @@ async def test_scheduler_enqueues_sweeps_and_webhook_checks_per_active_connectio
     # The first sweep had not run yet: the waiting job absorbed the second.
     assert len(await waiting_jobs(h, Kind.SWEEP)) == 1
     assert len(await waiting_jobs(h, Kind.REGISTER_WEBHOOKS)) == 1
+    assert len(await waiting_jobs(h, Kind.RECONCILE)) == 1
 
     h.clock.advance(45 * 60)
     report = await scheduler.tick()

@@ -27,6 +27,7 @@ from ml_connector.web.admin import (
     mappings,
     oauth,
     ramp,
+    reconcile,
     terms,
     vendors,
 )
@@ -57,6 +58,7 @@ def mount(deps: AppDeps) -> tuple[list[BaseRoute], list[Middleware]]:
         *terms.routes(admin),
         *audit_views.routes(admin),
         *attention.routes(admin),
+        *reconcile.routes(admin),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     middleware = [

@@ -13,7 +13,9 @@ from ml_connector.queue import JobState, list_jobs, stats
 from ml_connector.store import audit, read
 from ml_connector.store import connections as connections_store
 from ml_connector.store.connections import Connection
+from ml_connector.sync.freshness import DASHBOARD_WINDOW, recent_freshness
 from ml_connector.web.admin.context import Admin, guard
+from ml_connector.web.admin.reconcile import last_reports
 
 ACTIVITY_WINDOW = timedelta(days=7)
 RECENT = 30
@@ -51,9 +53,13 @@ async def page(admin: Admin, request: Request) -> Response:
         )
         for c in connections
     ]
+    window = await recent_freshness(admin.runtime, now=now)
+    pipeline = [(c, window.get(c.id)) for c in connections]
     return admin.render(
         request,
         "admin/dashboard.html",
+        pipeline=pipeline,
+        pipeline_days=DASHBOARD_WINDOW.days,
         queue=queue,
         states=[s.value for s in JobState],
         freshness=freshness,
@@ -61,6 +67,7 @@ async def page(admin: Admin, request: Request) -> Response:
         failures=failures,
         retrying=retrying,
         now=now,
+        reconcile_last=await last_reports(admin),
     )
 
 

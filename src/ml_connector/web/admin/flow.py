@@ -22,6 +22,7 @@ from ml_connector.core.flow_config import (
 from ml_connector.store import mappings as mappings_store
 from ml_connector.store import read
 from ml_connector.store.mappings import MappingVersion
+from ml_connector.sync.impact import apply_mapping_change
 from ml_connector.sync.runtime import Runtime
 
 
@@ -68,19 +69,29 @@ def parse_text(text: str) -> FlowConfig:
 
 
 async def save_flow(
-    runtime: Runtime, connection_id: int, config: FlowConfig, *, author: str, comment: str
+    runtime: Runtime,
+    connection_id: int,
+    config: FlowConfig,
+    *,
+    author: str,
+    comment: str,
+    expected_version: int | None = None,
 ) -> MappingVersion:
-    text = dump_flow_config(config)
-    async with runtime.engine.begin() as db:
-        return await mappings_store.save(
-            db,
-            connection_id=connection_id,
-            text=text,
-            document=config.model_dump(mode="json"),
-            author=author,
-            now=runtime.clock(),
-            comment=comment,
-        )
+    """Save a new version and re-push exactly the synced objects it changes.
+
+    Every editor saves through here, so no mapping edit — GL, cost centers, terms,
+    vendor links, the whole file — can change what Ramp should hold without the
+    affected objects being re-synced (and the change recorded in their audit trails).
+    """
+    applied = await apply_mapping_change(
+        runtime,
+        connection_id,
+        dump_flow_config(config),
+        author=author,
+        comment=comment,
+        expected_version=expected_version,
+    )
+    return applied.version
 
 
 def _describe(exc: ValidationError) -> str:

@@ -31,7 +31,7 @@ from ml_connector.core.model import Category, GLAccount
 from ml_connector.core.problems import Problem
 from ml_connector.store import mappings as mappings_store
 from ml_connector.store import read
-from ml_connector.web.admin import live
+from ml_connector.web.admin import impact, live
 from ml_connector.web.admin.connections import load_connection, not_found
 from ml_connector.web.admin.context import (
     Admin,
@@ -284,6 +284,8 @@ def routes(admin: Admin) -> list[Route]:
         Route(f"{base}/gl", guard(admin, save_gl), methods=["POST"]),
         Route(f"{base}/document", guard(admin, save_document), methods=["POST"]),
         Route(f"{base}/start", guard(admin, start), methods=["POST"]),
+        Route(f"{base}/preview", guard(admin, impact.preview), methods=["POST"]),
+        Route(f"{base}/apply", guard(admin, impact.apply), methods=["POST"]),
     ]
 
 
