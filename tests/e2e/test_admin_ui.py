@@ -1,29 +1,25 @@
 """The admin UI in headless Chromium against real loopback servers (product + both emulators).
 
-Debian's Chromium is driven by Playwright without `playwright install`; every server is
-uvicorn in a thread on 127.0.0.1, and the product talks to the emulators over HTTP.
+Debian's Chromium is driven by Playwright without `playwright install` (`conftest.py`);
+every server is uvicorn in a thread on 127.0.0.1 (`loopback.py`), and the product talks to
+the emulators over HTTP.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-import shutil
-import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx2
 import pytest
-import uvicorn
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from loopback import ServerThread, free_port
+from playwright.sync_api import Page, expect
 from pydantic import SecretStr
 from starlette.applications import Starlette
 
@@ -41,49 +37,9 @@ from ml_connector_emulators.freshbooks import create_app as create_freshbooks_ap
 from ml_connector_emulators.ramp import RampWorld
 from ml_connector_emulators.ramp import create_app as create_ramp_app
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ADMIN_PASSWORD = "e2e-admin-password"
 TEST_KEY = "yGqtS6LzT2cLJ3wqYyTQaJpP0j1dB0yq3f8m7t7bJ0Y="
 FAILED_ERROR = "Ramp answered 422: vendor_contact_id is required"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class ServerThread:
-    """uvicorn serving one app on 127.0.0.1 in a background thread."""
-
-    def __init__(self, app: Any, port: int) -> None:
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.url = f"http://127.0.0.1:{port}"
-
-    def __enter__(self) -> ServerThread:
-        self.thread.start()
-        # A readiness poll with a generous deadline, not a timing assertion.
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise AssertionError(f"{self.url} did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
 
 
 @dataclass
@@ -128,7 +84,7 @@ def product_app(settings: Settings) -> Starlette:
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
-    product_port, fb_port, ramp_port = _free_port(), _free_port(), _free_port()
+    product_port, fb_port, ramp_port = free_port(), free_port(), free_port()
     product_url = f"http://127.0.0.1:{product_port}"
     clock = EmulatorClock()
     fb_world = FreshBooksWorld(
@@ -161,26 +117,6 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
             ServerThread(product_app(settings), product_port) as product,
         ):
             yield Stack(product=product.url, ramp=ramp.url, failed_job_id=failed_job_id)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = shutil.which("chromium") or "/usr/bin/chromium"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context()
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
 
 
 def sign_in(page: Page, stack: Stack) -> None:

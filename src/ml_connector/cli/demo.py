@@ -109,7 +109,7 @@ def _plain(summary: DemoSummary) -> dict[str, Any]:
         name: getattr(summary, name)
         for name in (
             "connection", "database", "steps", "setup", "backfill", "live", "jobs",
-            "needs_attention", "counters", "timelines", "problems",
+            "needs_attention", "counters", "timelines", "reconciliation", "problems",
         )
     }  # fmt: skip
 
@@ -160,6 +160,25 @@ def render(out: Output, summary: DemoSummary) -> None:
             [(a["job_id"], a["kind"], a["object"], a["reason"]) for a in summary.needs_attention],
             title="Waiting for a person (by design: ambiguous or incomplete data is never guessed)",
         )
+    if summary.reconciliation:
+        out.say("")
+        out.table(
+            ["kind", "in FreshBooks", "in Ramp", "waiting for review", "skipped", "duplicates", "reconciles"],
+            [
+                (r["kind"], r["in_freshbooks"], r["in_ramp"], r["waiting_for_review"],
+                 r["skipped"], r["duplicates"], "yes" if r["balanced"] else "NO")
+                for r in summary.reconciliation
+            ],
+            title="Reconciliation: in FreshBooks = in Ramp + waiting for review + skipped",
+        )  # fmt: skip
+        for r in summary.reconciliation:
+            out.say(r["equation"])
+            for reason, n in r["skipped_reasons"].items():
+                out.say(f"  skipped {n}: {reason}")
+            for fb_id, why in r["unaccounted"].items():
+                out.warn(f"  unaccounted {r['kind']} {fb_id}: {why}")
+            for detail in r["duplicate_details"]:
+                out.warn(f"  duplicate: {detail}")
     out.say("")
     if summary.ok:
         out.say("demo finished: nothing lost, nothing duplicated", style="bold green")

@@ -56,9 +56,15 @@ class Output:
         self.json_mode = json_mode
         # Created per command so that test runners that swap sys.stdout are honoured.
         # Piped output (logs, `less`, CI) gets wide tables rather than folded cells.
-        self.out = Console(highlight=False, width=None if sys.stdout.isatty() else PIPE_WIDTH)
+        # No emoji codes: ids such as ``freshbooks:x:bill:1`` must print as they are.
+        self.out = Console(
+            highlight=False, emoji=False, width=None if sys.stdout.isatty() else PIPE_WIDTH
+        )
         self.err = Console(
-            stderr=True, highlight=False, width=None if sys.stderr.isatty() else PIPE_WIDTH
+            stderr=True,
+            highlight=False,
+            emoji=False,
+            width=None if sys.stderr.isatty() else PIPE_WIDTH,
         )
 
     def emit_json(self, value: Any) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +39,7 @@ from ml_connector.store import credentials as credentials_store
 from ml_connector.store.connections import ConnectionStatus
 from ml_connector.sync.backfill import backfill_progress, register_backfill_handlers, start_backfill
 from ml_connector.sync.connect import enqueue_register_webhooks, register_connect_handlers
+from ml_connector.sync.demo_tally import RampView, SourceObject, Tally, tally_connection
 from ml_connector.sync.handlers import register_sync_handlers
 from ml_connector.sync.runtime import RAMP_CLIENT_ID, RAMP_CLIENT_SECRET, Runtime, Transports
 from ml_connector.sync.setup import setup_connection
@@ -51,9 +52,12 @@ RAMP_HOST = "https://api.ramp.com"
 DATABASE_FILE = "demo.db"
 CONNECTION_NAME = "Northbeam Studio"
 MAX_ROUNDS = 400
+FRESHBOOKS_DELETED = 1
+"""FreshBooks' `vis_state` of a deleted object (0 active, 2 archived)."""
 
 Say = Callable[[str], None]
 WebBuilder = Callable[[Runtime], Any]
+Seed = Callable[["DemoWorld"], Awaitable[None]]
 
 
 class _LateTransport(httpx2.AsyncBaseTransport):
@@ -153,6 +157,8 @@ class DemoSummary:
     needs_attention: list[dict[str, Any]] = field(default_factory=list)
     counters: dict[str, Any] = field(default_factory=dict)
     timelines: list[dict[str, Any]] = field(default_factory=list)
+    reconciliation: list[dict[str, Any]] = field(default_factory=list)
+    """Per object kind: FreshBooks = in Ramp + waiting for review + skipped, duplicates."""
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -318,9 +324,16 @@ async def run_demo(
     scenario: str = "services-firm",
     public_url: str = "http://127.0.0.1:8000",
     timelines: int = 3,
+    seed: Seed | None = None,
 ) -> tuple[DemoWorld, DemoSummary]:
-    """The whole flow; returns the live world (for `--serve`) and what happened."""
+    """The whole flow; returns the live world (for `--serve`) and what happened.
+
+    `seed` adds objects to the emulators before the connection is made (the firm's data
+    as it stands when it signs up), for a run on the `empty` scenario with a chosen few.
+    """
     world = await build_world(data_dir, build_web, scenario=scenario, public_url=public_url)
+    if seed is not None:
+        await seed(world)
     summary = DemoSummary(database=str(data_dir / DATABASE_FILE))
     runtime = world.runtime
 
@@ -396,7 +409,47 @@ async def run_demo(
 
     live_bill = await _live_changes(world, summary, step)
     await _collect(world, summary, live_bill, timelines)
+    tally = await reconcile(world)
+    summary.reconciliation = [k.as_dict() for k in tally.kinds]
+    summary.problems.extend(tally.problems())
     return world, summary
+
+
+async def reconcile(world: DemoWorld) -> Tally:
+    """Account for every object in the FreshBooks emulator against what the Ramp one holds."""
+    connection = await world.runtime.connection(world.connection_id)
+    account_id = connection.freshbooks_account_id or ""
+    books = world.freshbooks.business_by_account(account_id).books
+    business = world.ramp.test_business
+
+    def objects(records: dict[int, Any]) -> list[SourceObject]:
+        return [
+            SourceObject(fb_id=str(fb_id), deleted=record.vis_state == FRESHBOOKS_DELETED)
+            for fb_id, record in sorted(records.items())
+        ]
+
+    ramp = RampView(
+        vendor_ids=frozenset(business.vendors),
+        bills={bill.id: bill.remote_id for bill in business.bills.values()},
+        archived_bill_ids=frozenset(
+            bill.id for bill in business.bills.values() if bill.archived_at is not None
+        ),
+        coded_transaction_ids=frozenset(
+            tx.id
+            for tx in business.transactions.values()
+            if tx.line_items or tx.selections or tx.memo
+        ),
+        vendors_created_twice=world.ramp.counters.duplicate_vendors_by_name,
+    )
+    return await tally_connection(
+        world.runtime.engine,
+        connection_id=world.connection_id,
+        account_id=account_id,
+        vendors=objects(books.vendors),
+        bills=objects(books.bills),
+        expenses=objects(books.expenses),
+        ramp=ramp,
+    )
 
 
 async def _live_changes(
@@ -544,7 +597,9 @@ __all__ = [
     "DEMO_START",
     "DemoSummary",
     "DemoWorld",
+    "Seed",
     "build_world",
     "continue_in_real_time",
+    "reconcile",
     "run_demo",
 ]
