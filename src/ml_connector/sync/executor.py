@@ -105,6 +105,7 @@ from ml_connector.sync.runtime import Runtime
 from ml_connector.sync.trail import Step, Trail
 
 __all__ = [
+    "ADOPTED_STALE_HASH",
     "CLAIM_FB_TYPE",
     "CONTENDED_RETRY_SECONDS",
     "INTENT_SETTLE_SECONDS",
@@ -126,6 +127,9 @@ INTENT_SETTLE_SECONDS = float((DEFAULT_TIMEOUT.connect or 0.0) + (DEFAULT_TIMEOU
 """How old a pending intent of a job that is not running must be before it is inherited:
 no Ramp call outlives the client's connect + read timeouts."""
 CONTENDED_RETRY_SECONDS = 2.0
+ADOPTED_STALE_HASH = content_hash({"adopted": "from an earlier version"})
+"""Link hash of a bill adopted after a lost answer whose request was an older version:
+it matches no plan, so the next plan updates the bill."""
 """How soon a job that lost a race tries again (the winner needs a few requests)."""
 PAUSED_RETRY_SECONDS = 600.0
 """How often a job of a paused connection looks again."""
@@ -608,13 +612,25 @@ class Executor:
                     code="bill.duplicate_in_ramp",
                 )
             if found:
+                # The earlier attempt may have sent an older version of the bill (it was
+                # edited in FreshBooks since): then the adopted bill is linked as stale and
+                # the job re-plans at once, which patches it to the current version.
+                same_request = taken.intent.request_digest == audit.digest(payload)
                 await self._finish(
                     taken, succeeded=True, ramp_id=found[0].id, audit_object=subject,
-                    step=Step.LINKED, link=link, link_hash=action.content_hash,
+                    step=Step.LINKED, link=link,
+                    link_hash=action.content_hash if same_request else ADOPTED_STALE_HASH,
                     detail={"rule": "found_by_remote_id", "remote_id": body.remote_id,
+                            "same_request": same_request,
                             "reason": "an earlier attempt created the bill but its answer was "
                             "lost; adopted instead of creating it again"},
                 )  # fmt: skip
+                if not same_request:
+                    raise RetriableError(
+                        "adopted a Ramp bill created from an earlier version of this bill; "
+                        "re-planning to bring it up to date",
+                        retry_after=0.0,
+                    )
                 return
             await self._failed(taken, _NotCreatedError(), subject, creates=False)
             taken = await self._take_intent(

@@ -115,3 +115,28 @@ async def test_concurrent_bills_of_near_duplicate_new_vendors_create_one_vendor(
         (ramp_vendor,) = w.ramp_business.vendors.values()
         assert {b.vendor_id for b in w.ramp_business.bills.values()} == {ramp_vendor.id}
         assert_no_duplicates(w)
+
+
+async def test_a_lost_answer_then_an_edit_adopts_the_bill_and_brings_it_up_to_date(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """Found by `make chaos` (kill-cycles, seed 12): the retry adopted the bill the lost
+    attempt had created — from the version before an edit — and linked it as current."""
+    async with SyncWorld.start(sqlite_url, tmp_path) as w:
+        vendor = seed_vendor(w)
+        bill = seed_bill(w, vendor.id)
+        w.h.ramp.faults.arm({"drop_after_write": {"route": "POST /developer/v1/bills"}})
+        job = await w.enqueue(Kind.SYNC_BILL, bill.id)
+        await w.worker().run_until_idle()  # the create commits in Ramp; its answer is lost
+        assert (await w.job_states())[job][1] == "retryable"
+        office = w.books.category_named("Office Supplies")
+        w.books.update("bills", bill.id, {"lines": [
+            {"categoryid": office.id, "description": "Copy paper", "quantity": 10,
+             "unit_cost": {"amount": "12.50", "code": "USD"}},
+        ]})  # fmt: skip
+        await w.drain()
+        assert (await w.job_states())[job][1] == "completed"
+        assert w.h.ramp.counters.bills_created == 1
+        [ramp_bill] = w.ramp_business.bills.values()
+        assert sum(line.amount_minor for line in ramp_bill.line_items) == 12500
+        assert_no_duplicates(w)
