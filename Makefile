@@ -6,11 +6,13 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
 export MLC_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: help demo venv lint format typecheck imports unit component integration contract e2e pytest test clean
+.PHONY: help demo bench chaos venv lint format typecheck imports unit component integration contract e2e pytest test clean
 
 help:
 	@echo "make demo   - install into .venv, then run the whole flow against both emulators"
 	@echo "make test   - install into .venv, lint, type-check, check import rules, run all tests"
+	@echo "make bench  - benchmarks, reported as ratios (JSON in bench/results/)"
+	@echo "make chaos  - fault campaigns: SIGKILLs, lost responses, 429s, token races, webhooks, PostgreSQL restart"
 	@echo "make lint | typecheck | imports | pytest | format | clean"
 
 $(STAMP): pyproject.toml
@@ -25,13 +27,20 @@ venv: $(STAMP)
 demo: venv
 	$(BIN)/ml-connector demo
 
+bench: venv
+	$(BIN)/python -m bench.run_all $(BENCH_ARGS)
+
+# `make chaos CAMPAIGNS=kill-cycles SEED=11` runs one campaign; results in chaos/results/.
+chaos: venv
+	$(BIN)/python -m chaos $(CAMPAIGNS) --seed $(or $(SEED),7)
+
 lint: venv
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench chaos scripts
+	$(BIN)/ruff format --check src tests bench chaos scripts
 
 format: venv
-	$(BIN)/ruff check --fix src tests bench
-	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench chaos scripts
+	$(BIN)/ruff format src tests bench chaos scripts
 
 typecheck: venv
 	$(BIN)/mypy
