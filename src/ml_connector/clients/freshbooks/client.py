@@ -42,7 +42,7 @@ from ml_connector.clients.freshbooks.resources import categories as _categories
 from ml_connector.clients.freshbooks.resources import expenses as _expenses
 from ml_connector.clients.freshbooks.resources import taxes as _taxes
 from ml_connector.clients.freshbooks.session import ApiSession, RateLimitedTransport
-from ml_connector.clients.http import make_async_client
+from ml_connector.clients.http import make_async_client, network_transport
 from ml_connector.core.clock import Clock, system_clock
 from ml_connector.core.errors import TransientApiError
 from ml_connector.core.ratelimit import RateLimiter
@@ -88,7 +88,7 @@ class FreshBooksClient:
         self._auth_base_url = auth_base_url
         self._token_store = token_store
         self._token_key = token_key
-        inner: httpx2.AsyncBaseTransport = transport or httpx2.AsyncHTTPTransport()
+        inner: httpx2.AsyncBaseTransport = transport or network_transport()
         if rate_limiter is not None:
             inner = RateLimitedTransport(inner, rate_limiter, rate_limit_key or token_key)
         self._http = make_async_client(api_base_url.rstrip("/"), transport=inner)

@@ -14,7 +14,7 @@ from types import TracebackType
 
 import httpx2
 
-from ml_connector.clients.http import DEFAULT_TIMEOUT, make_async_client
+from ml_connector.clients.http import DEFAULT_TIMEOUT, make_async_client, network_transport
 from ml_connector.clients.ramp.accounting import AccountingApi
 from ml_connector.clients.ramp.auth import ClientCredentialsAuth
 from ml_connector.clients.ramp.bills import BillsApi
@@ -113,7 +113,7 @@ class RampClient:
         self.scopes: tuple[str, ...] = tuple(dict.fromkeys(scopes))
         self.rate_limiter: RateLimiter = rate_limiter or SlidingWindowLimiter()
         limited = RateLimitedTransport(
-            transport or httpx2.AsyncHTTPTransport(),
+            transport or network_transport(),
             limiter=self.rate_limiter,
             key=rate_limit_key or token_key,
             clock=clock,

@@ -1,0 +1,66 @@
+"""A worker process for the benchmarks: exactly `ml-connector worker --no-scheduler`, except
+that `BENCH_BUDGETS=off` lifts the product's own request budgets (the "limit off" runs).
+
+With `BENCH_BUDGETS=product` (the default) it runs the shipped budgets, so the backfill
+benchmark measures what an operator gets. With `off` every request still books through
+the shared `DbRateLimiter` (same code path, same database work), only with a budget no
+run reaches — the memory run needs that to push 100,000 bills through in minutes.
+
+    python -m bench.worker_process --concurrency 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from datetime import timedelta
+
+import anyio
+
+from ml_connector.cli.processes import WorkerOptions, run_worker
+from ml_connector.logging import configure_logging
+from ml_connector.settings import load_settings
+from ml_connector.store import DbRateLimiter, make_engine
+from ml_connector.store.ratebudget import Budget
+from ml_connector.sync.runtime import Runtime
+
+UNLIMITED = Budget(limit=1_000_000_000, window=timedelta(seconds=1))
+
+
+async def main(concurrency: int) -> None:
+    settings = load_settings()
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        runtime = Runtime.build(engine, settings)
+        if os.environ.get("BENCH_BUDGETS", "product") == "off":
+            runtime.rate_limiter = DbRateLimiter(
+                engine,
+                clock=runtime.clock,
+                budgets={"ramp": UNLIMITED, "freshbooks": UNLIMITED},
+            )
+        options = WorkerOptions(
+            concurrency=concurrency,
+            poll_interval=0.1,
+            lease=timedelta(seconds=60),
+            scheduler=False,
+            rescue_every=timedelta(seconds=5),
+        )
+        await run_worker(runtime, options)
+    except BaseException:
+        # Said at once: a task that ignores cancellation would otherwise hold the
+        # traceback back until the interpreter exits, which it then never does.
+        traceback.print_exc()
+        sys.stderr.flush()
+        raise
+    finally:
+        await engine.dispose()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+    configure_logging(json=True)
+    anyio.run(main, args.concurrency)
