@@ -2,7 +2,7 @@
 
 Pure data. The table is ISO 4217 List One (active codes, 2025 edition: includes XCG,
 ZWG, SLE, VED; withdrawn codes such as HRK, SLL, CUC and ANG are absent). Codes whose
-minor unit ISO lists as "N.A." (precious metals, XDR, test code XTS, XXX) are left out
+minor unit ISO lists as "N.A." (precious metals, XDR, the test code XTS and the no-currency code) are left out
 because neither FreshBooks nor Ramp can price a bill in them.
 
 Why a table and not a library: the connector must refuse an amount it cannot represent
