@@ -27,7 +27,9 @@ async def test_healthz_reports_database_migrations_and_queue(env: WebhookEnv) ->
 
 
 async def test_healthz_is_503_when_the_database_is_unreachable(env: WebhookEnv) -> None:
-    engine = make_engine("sqlite+aiosqlite:////nonexistent-dir/mlc.db")
+    # A refused TCP port: fails at once, with no driver thread left behind (an aiosqlite
+    # connect that fails can post its result after the test's event loop has closed).
+    engine = make_engine("postgresql+psycopg://mlc@127.0.0.1:1/unreachable")
     try:
         app = create_app(AppDeps(Runtime.build(engine, env.h.settings, clock=env.h.clock.now)))
         async with httpx2.AsyncClient(
