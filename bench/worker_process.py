@@ -6,12 +6,16 @@ benchmark measures what an operator gets. With `off` every request still books t
 the shared `DbRateLimiter` (same code path, same database work), only with a budget no
 run reaches — the memory run needs that to push 100,000 bills through in minutes.
 
+`BENCH_PROFILE=<file>` runs the worker under cProfile and writes its stats there on exit
+(`python -m pstats <file>`), to find where a benchmark's CPU goes.
+
     python -m bench.worker_process --concurrency 8
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
 import sys
 import traceback
@@ -63,4 +67,13 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
     configure_logging(json=True)
-    anyio.run(main, args.concurrency)
+    profile_to = os.environ.get("BENCH_PROFILE")
+    profiler = cProfile.Profile() if profile_to else None
+    if profiler is not None:
+        profiler.enable()
+    try:
+        anyio.run(main, args.concurrency)
+    finally:
+        if profiler is not None and profile_to:
+            profiler.disable()
+            profiler.dump_stats(profile_to)

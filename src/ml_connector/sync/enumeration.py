@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +38,8 @@ class Observation:
     version: str
     updated_at: datetime | None
     vis_state: int
+    wire: BaseModel | None = field(default=None, compare=False, repr=False)
+    """The listed object itself, for a sync job to plan from (`sync.snapshots`)."""
 
 
 Lister = Callable[[FreshBooksClient, str, int, Search | None], Awaitable[Page[Observation]]]
@@ -68,7 +70,11 @@ def observe(
     else:
         stamp = "sha256:" + hashlib.sha256(model.model_dump_json().encode()).hexdigest()[:32]
     return Observation(
-        fb_id=str(fb_id), version=f"{stamp}|{vis_state}", updated_at=updated_at, vis_state=vis_state
+        fb_id=str(fb_id),
+        version=f"{stamp}|{vis_state}",
+        updated_at=updated_at,
+        vis_state=vis_state,
+        wire=model,
     )
 
 
@@ -89,7 +95,10 @@ async def _vendors(
 async def _bills(
     fb: FreshBooksClient, account_id: str, number: int, search: Search | None
 ) -> Page[Observation]:
-    page = await fb.bills(account_id).page(number, search=search, per_page=PER_PAGE)
+    # The vendor rides along so that a bill's sync can plan from this listing alone.
+    page = await fb.bills(account_id).page(
+        number, search=search, include=("vendor",), per_page=PER_PAGE
+    )
     items = [observe(b, b.id, b.updated_at, b.vis_state) for b in page.items]
     return _observed_page(page, items)
 

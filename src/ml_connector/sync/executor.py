@@ -43,7 +43,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import pydantic
 from sqlalchemy.exc import IntegrityError
@@ -92,7 +92,7 @@ from ml_connector.store import audit, read
 from ml_connector.store import links as links_store
 from ml_connector.store.connections import ConnectionStatus
 from ml_connector.store.links import WriteIntent
-from ml_connector.sync import convert
+from ml_connector.sync import convert, snapshots
 from ml_connector.sync.planning import (
     Caches,
     Planned,
@@ -311,7 +311,9 @@ class Executor:
             if existing is None:
                 continue  # resolved between our insert and our read: try again
             if owner is not None and owner.id != self._job_id and owner.state is JobState.RUNNING:
-                self._cache.invalidate(self._connection_id)
+                # No cache to drop: the re-plan finds the winner's vendor through its link
+                # (`Session.reference` re-reads vendors for a link it cannot resolve), and
+                # a create always re-reads Ramp's vendors first.
                 raise RetriableError(
                     f"another job ({owner.id}) is writing the same Ramp {ramp_type} right now; "
                     "this one re-plans once it is done",
@@ -726,7 +728,6 @@ class Executor:
                 detail={"replaces": old, "reason": f"Ramp bill {old} was paid in Ramp before it "
                         "could be replaced; paid bills are never touched"},
             )  # fmt: skip
-            self._cache.invalidate(self._connection_id)
             raise RetriableError(
                 f"Ramp bill {old} was paid meanwhile; re-planning", retry_after=0.5
             )
@@ -838,7 +839,6 @@ class Executor:
                 check=unclaimed, adopt=lambda intent: intent.request_digest == claim_digest,
             )  # fmt: skip
         except _ClaimedError as exc:
-            self._cache.invalidate(self._connection_id)
             raise RetriableError(
                 f"card transaction {tx_id} was just claimed by FreshBooks {exc}; re-planning",
                 retry_after=CONTENDED_RETRY_SECONDS,
@@ -912,7 +912,10 @@ class SyncDeps:
     caches: Caches
 
 
-Planner = Callable[[Session, str], Awaitable[Planned]]
+class Planner(Protocol):
+    """Plans one object; `wire` is the object as listed, when the job may plan from it."""
+
+    def __call__(self, session: Session, fb_id: str, *, wire: Any = None) -> Awaitable[Planned]: ...
 
 
 async def _check_connection(deps: SyncDeps, connection_id: int) -> None:
@@ -964,13 +967,14 @@ async def run_object_sync(deps: SyncDeps, job: Job, kind: FreshBooksKind, plan: 
         async with open_session(
             runtime, connection_id, deps.caches, mapping_version=version
         ) as session:
-            planned = await plan(session, fb_id)
+            listed = snapshots.from_job(job, kind)
+            planned = await plan(session, fb_id, wire=listed)
             if planned.wire is None:
                 await trail.outcome(
                     kind.value, fb_id, "not_found", {"reason": "FreshBooks no longer has it"}
                 )
                 return
-            await trail.fetched(kind.value, fb_id, planned.wire)
+            await trail.fetched(kind.value, fb_id, planned.wire, listed=listed is not None)
             await trail.mapped(
                 kind.value, fb_id, mapping_version=session.mapping_version,
                 actions=planned.actions,

@@ -11,6 +11,8 @@ claims the chosen one so two concurrent jobs cannot code it twice. No match yet 
 
 from __future__ import annotations
 
+from typing import Any
+
 from ml_connector.core.model import FreshBooksKind
 from ml_connector.queue import Job
 from ml_connector.sync.executor import SyncDeps, run_object_sync
@@ -19,8 +21,8 @@ from ml_connector.sync.planning import Planned, Session, plan_expense_object
 __all__ = ["sync_expense"]
 
 
-async def _plan(session: Session, fb_id: str) -> Planned:
-    return await plan_expense_object(session, fb_id)
+async def _plan(session: Session, fb_id: str, *, wire: Any = None) -> Planned:
+    return await plan_expense_object(session, fb_id, wire=wire)
 
 
 async def sync_expense(deps: SyncDeps, job: Job) -> None:

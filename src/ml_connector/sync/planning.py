@@ -11,12 +11,13 @@ or a given one for a replay with the original mapping) and the per-connection ca
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import anyio
 from pydantic import BaseModel
 
 from ml_connector.clients.freshbooks import FreshBooksClient, Search
@@ -88,16 +89,71 @@ class CategoryCache:
         self._entries.pop(connection_id, None)
 
 
+TERMS_TTL = timedelta(minutes=5)
+"""How long a vendor's listed bills stand for its usual terms. Terms inference is a vote
+over the vendor's last few bills; a view a few minutes old changes its outcome only if the
+vendor's habit changed within those minutes, and re-listing per bill would cost a backfill
+one FreshBooks call per bill."""
+
+
+@dataclass(frozen=True, slots=True)
+class _VendorBill:
+    bill_id: str
+    issue_date: date
+    due_offset_days: int
+
+
+class VendorTermsCache:
+    """Each bill vendor's listed bills, per connection, for `ttl` on the injected clock.
+
+    Concurrent jobs of one vendor wait for a single listing instead of each making one.
+    """
+
+    def __init__(self, clock: Clock, ttl: timedelta = TERMS_TTL) -> None:
+        self._clock = clock
+        self._ttl = ttl
+        self._entries: dict[tuple[int, str], tuple[datetime, tuple[_VendorBill, ...]]] = {}
+        self._locks: dict[tuple[int, str], anyio.Lock] = {}
+
+    async def recent_offsets(
+        self, connection_id: int, fb: FreshBooksClient, account_id: str, vendor_id: str,
+        *, excluding: str,
+    ) -> list[int]:  # fmt: skip
+        """`due_offset_days` of the vendor's other bills, most recent first."""
+        key = (connection_id, vendor_id)
+        lock = self._locks.setdefault(key, anyio.Lock())
+        async with lock:
+            cached = self._entries.get(key)
+            if cached is None or self._clock() - cached[0] >= self._ttl:
+                cached = (self._clock(), await self._list(fb, account_id, vendor_id))
+                self._entries[key] = cached
+        return [b.due_offset_days for b in cached[1] if b.bill_id != excluding]
+
+    @staticmethod
+    async def _list(
+        fb: FreshBooksClient, account_id: str, vendor_id: str
+    ) -> tuple[_VendorBill, ...]:
+        bills = [
+            _VendorBill(str(b.id), b.issue_date, b.due_offset_days)
+            async for b in fb.bills(account_id).list(Search().equals("vendorid", vendor_id))
+            if b.vis_state != VisState.DELETED
+        ]
+        bills.sort(key=lambda b: (b.issue_date, int(b.bill_id) if b.bill_id.isdigit() else 0),
+                   reverse=True)  # fmt: skip
+        return tuple(bills)
+
+
 @dataclass
 class Caches:
     """The per-process caches shared by every job of every connection."""
 
     ramp: RampStateCache
     categories: CategoryCache
+    vendor_terms: VendorTermsCache
 
     @classmethod
     def build(cls, clock: Clock, ttl: timedelta = DEFAULT_TTL) -> Caches:
-        return cls(RampStateCache(clock, ttl), CategoryCache(clock, ttl))
+        return cls(RampStateCache(clock, ttl), CategoryCache(clock, ttl), VendorTermsCache(clock))
 
 
 @dataclass
@@ -125,7 +181,8 @@ class Session:
         cached = await self.caches.ramp.reference(self.connection.id, self.ramp)
         known = {v.id for v in cached.vendors}
         if any(lk.ramp_kind is RampKind.VENDOR and lk.ramp_id not in known for lk in links):
-            return await self.caches.ramp.reference(self.connection.id, self.ramp, fresh=True)
+            self.caches.ramp.invalidate_vendors(self.connection.id)
+            return await self.caches.ramp.reference(self.connection.id, self.ramp)
         return cached
 
     async def categories(self) -> tuple[Category, ...]:
@@ -261,9 +318,12 @@ async def _get(resource: Any, fb_id: str, what: str, include: tuple[str, ...] = 
         return None
 
 
-async def plan_vendor_object(session: Session, fb_id: str) -> Planned:
+async def plan_vendor_object(
+    session: Session, fb_id: str, *, wire: fbwire.BillVendor | None = None
+) -> Planned:
     subject = Subject(FreshBooksKind.VENDOR, fb_id)
-    wire = await _get(session.fb.bill_vendors(session.account_id), fb_id, "vendor")
+    if wire is None:
+        wire = await _get(session.fb.bill_vendors(session.account_id), fb_id, "vendor")
     if wire is None:
         return Planned(subject, None, (), {"missing": True})
     vendor = convert.vendor(wire)
@@ -272,23 +332,15 @@ async def plan_vendor_object(session: Session, fb_id: str) -> Planned:
     return Planned(subject, wire, plan_vendor(vendor, ctx))
 
 
-async def _recent_offsets(session: Session, vendor_id: str, bill_id: str) -> list[int]:
-    bills = [
-        b
-        async for b in session.fb.bills(session.account_id).list(
-            Search().equals("vendorid", vendor_id)
-        )
-        if str(b.id) != bill_id and b.vis_state != VisState.DELETED
-    ]
-    bills.sort(key=lambda b: (b.issue_date, b.id), reverse=True)
-    return [b.due_offset_days for b in bills]
-
-
-async def plan_bill_object(session: Session, fb_id: str) -> Planned:
+async def plan_bill_object(
+    session: Session, fb_id: str, *, wire: fbwire.Bill | None = None
+) -> Planned:
+    """`wire`: the bill as a backfill listed it (`sync.snapshots`); fetched when None."""
     subject = Subject(FreshBooksKind.BILL, fb_id)
-    # The vendor rides along (`include[]=vendor`): one FreshBooks call per bill, not two,
-    # under a budget of about five calls a second per account.
-    wire = await _get(session.fb.bills(session.account_id), fb_id, "bill", ("vendor",))
+    if wire is None:
+        # The vendor rides along (`include[]=vendor`): one FreshBooks call per bill, not
+        # two, under a budget of about five calls a second per account.
+        wire = await _get(session.fb.bills(session.account_id), fb_id, "bill", ("vendor",))
     if wire is None:
         return Planned(subject, None, (), {"missing": True})
     bill = convert.bill(wire)
@@ -300,7 +352,10 @@ async def plan_bill_object(session: Session, fb_id: str) -> Planned:
         )
         vendor = None if vendor_wire is None else convert.vendor(vendor_wire)
         if bill.vis_state is not VisState.DELETED:
-            offsets = await _recent_offsets(session, bill.vendor_id, bill.id)
+            offsets = await session.caches.vendor_terms.recent_offsets(
+                session.connection.id, session.fb, session.account_id, bill.vendor_id,
+                excluding=bill.id,
+            )  # fmt: skip
     objects = [(subject.kind, fb_id)]
     if bill.vendor_id is not None:
         objects.append((FreshBooksKind.VENDOR, bill.vendor_id))
@@ -336,10 +391,15 @@ async def _claimed_elsewhere(
 
 
 async def plan_expense_object(
-    session: Session, fb_id: str, *, claimed: frozenset[str] = frozenset()
+    session: Session,
+    fb_id: str,
+    *,
+    claimed: frozenset[str] = frozenset(),
+    wire: fbwire.Expense | None = None,
 ) -> Planned:
     subject = Subject(FreshBooksKind.EXPENSE, fb_id)
-    wire = await _get(session.fb.expenses(session.account_id), fb_id, "expense")
+    if wire is None:
+        wire = await _get(session.fb.expenses(session.account_id), fb_id, "expense")
     if wire is None:
         return Planned(subject, None, (), {"missing": True})
     expense = convert.expense(wire)
@@ -378,7 +438,7 @@ async def plan_expense_object(
     return Planned(subject, wire, actions, notes)
 
 
-_PLANNERS = {
+_PLANNERS: dict[FreshBooksKind, Callable[[Session, str], Awaitable[Planned]]] = {
     FreshBooksKind.VENDOR: plan_vendor_object,
     FreshBooksKind.BILL: plan_bill_object,
 }

@@ -95,6 +95,7 @@ class RampStateCache:
         self._clock = clock
         self._ttl = ttl
         self._entries: dict[int, Reference] = {}
+        self._stale_vendors: set[int] = set()
 
     async def reference(
         self, connection_id: int, ramp: RampClient, *, fresh: bool = False
@@ -102,7 +103,12 @@ class RampStateCache:
         now = self._clock()
         cached = self._entries.get(connection_id)
         if not fresh and cached is not None and now - cached.read_at < self._ttl:
+            if connection_id in self._stale_vendors:
+                self._stale_vendors.discard(connection_id)
+                cached = replace(cached, vendors=await fresh_vendors(ramp))
+                self._entries[connection_id] = cached
             return cached
+        self._stale_vendors.discard(connection_id)
         loaded = Reference(
             vendors=await fresh_vendors(ramp),
             gl_accounts=await _gl_accounts(ramp),
@@ -127,6 +133,14 @@ class RampStateCache:
 
     def invalidate(self, connection_id: int) -> None:
         self._entries.pop(connection_id, None)
+
+    def invalidate_vendors(self, connection_id: int) -> None:
+        """Re-read only the vendors next time: another job just created or linked one.
+
+        GL accounts and field options did not change with it, and re-reading them too
+        cost a backfill a fifth more Ramp calls than bills.
+        """
+        self._stale_vendors.add(connection_id)
 
 
 async def linked_bills(ramp: RampClient, bill_ids: Iterable[str]) -> tuple[RampBill, ...]:

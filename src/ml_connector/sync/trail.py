@@ -152,7 +152,10 @@ class Trail:
             },
         )
 
-    async def fetched(self, object_type: str, fb_id: str, wire: BaseModel) -> None:
+    async def fetched(
+        self, object_type: str, fb_id: str, wire: BaseModel, *, listed: bool = False
+    ) -> None:
+        """`listed`: the object came from the backfill's listing, not a fetch of its own."""
         body = wire.model_dump(mode="json")
         await self.record(
             object_type,
@@ -160,6 +163,7 @@ class Trail:
             Step.FETCHED,
             {
                 "system": "freshbooks",
+                "via": "listing" if listed else "get",
                 "digest": audit.digest(body),
                 "vis_state": body.get("vis_state"),
                 "updated": body.get("updated_at") or body.get("updated"),
