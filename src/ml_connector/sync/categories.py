@@ -70,7 +70,7 @@ async def sync_category(deps: SyncDeps, job: Job) -> None:
         runtime.engine, connection_id=connection_id, clock=runtime.clock, job_id=job.id,
         actor=f"worker:{job.kind}:{job.id}",
     )  # fmt: skip
-    await trail.received(OBJECT_TYPE, fb_id, {**job.args, "_kind": job.kind})
+    trail.received(OBJECT_TYPE, fb_id, {**job.args, "_kind": job.kind})
     try:
         deps.caches.categories.invalidate(connection_id)
         async with open_session(runtime, connection_id, deps.caches) as session:
@@ -93,4 +93,7 @@ async def sync_category(deps: SyncDeps, job: Job) -> None:
     except (NeedsAttentionError, RetriableError) as exc:
         await trail.outcome(OBJECT_TYPE, fb_id, "retry" if isinstance(exc, RetriableError)
                             else "needs_attention", {"reason": str(exc)})  # fmt: skip
+        raise
+    except Exception:
+        await trail.flush()
         raise

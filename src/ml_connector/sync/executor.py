@@ -90,7 +90,7 @@ from ml_connector.queue import REPLAY_ARG, Job, JobState
 from ml_connector.queue import get as get_job
 from ml_connector.store import audit, read
 from ml_connector.store import links as links_store
-from ml_connector.store.connections import ConnectionStatus
+from ml_connector.store.connections import Connection, ConnectionStatus
 from ml_connector.store.links import WriteIntent
 from ml_connector.sync import convert, snapshots
 from ml_connector.sync.planning import (
@@ -127,10 +127,16 @@ INTENT_SETTLE_SECONDS = float((DEFAULT_TIMEOUT.connect or 0.0) + (DEFAULT_TIMEOU
 """How old a pending intent of a job that is not running must be before it is inherited:
 no Ramp call outlives the client's connect + read timeouts."""
 CONTENDED_RETRY_SECONDS = 2.0
+"""How soon a job that lost a race tries again (the winner needs a few requests)."""
+CONTENDED_WAIT_SECONDS = 10.0
+"""How long a job that lost a race waits in place for the winner before giving up its
+attempt. Waiting costs a few reads; a failed attempt costs a whole job's work again, and
+in a backfill every bill of a vendor being created would lose to it."""
+MAX_REPLANS = 3
+"""Re-plans within one attempt after waiting for a winner (then the attempt retries)."""
 ADOPTED_STALE_HASH = content_hash({"adopted": "from an earlier version"})
 """Link hash of a bill adopted after a lost answer whose request was an older version:
 it matches no plan, so the next plan updates the bill."""
-"""How soon a job that lost a race tries again (the winner needs a few requests)."""
 PAUSED_RETRY_SECONDS = 600.0
 """How often a job of a paused connection looks again."""
 
@@ -314,10 +320,10 @@ class Executor:
                 # No cache to drop: the re-plan finds the winner's vendor through its link
                 # (`Session.reference` re-reads vendors for a link it cannot resolve), and
                 # a create always re-reads Ramp's vendors first.
-                raise RetriableError(
+                raise ContendedError(
                     f"another job ({owner.id}) is writing the same Ramp {ramp_type} right now; "
                     "this one re-plans once it is done",
-                    retry_after=CONTENDED_RETRY_SECONDS,
+                    owner_job_id=owner.id,
                 )
             age = (self._clock() - existing.created_at).total_seconds()
             if age < INTENT_SETTLE_SECONDS:
@@ -883,6 +889,14 @@ def _first_error(exc: pydantic.ValidationError) -> str:
     return f"{where}: {error['msg']}"
 
 
+class ContendedError(RetriableError):
+    """Another running job (`owner_job_id`) holds the Ramp write this plan needs."""
+
+    def __init__(self, message: str, *, owner_job_id: int) -> None:
+        super().__init__(message, retry_after=CONTENDED_RETRY_SECONDS)
+        self.owner_job_id = owner_job_id
+
+
 class _ClaimedError(Exception):
     """The transaction is linked to another FreshBooks object."""
 
@@ -918,7 +932,7 @@ class Planner(Protocol):
     def __call__(self, session: Session, fb_id: str, *, wire: Any = None) -> Awaitable[Planned]: ...
 
 
-async def _check_connection(deps: SyncDeps, connection_id: int) -> None:
+async def _check_connection(deps: SyncDeps, connection_id: int) -> Connection:
     connection = await deps.runtime.connection(connection_id)
     if connection.status is ConnectionStatus.PAUSED:
         raise RetriableError(
@@ -932,6 +946,7 @@ async def _check_connection(deps: SyncDeps, connection_id: int) -> None:
             + "; reconnect it, then replay",
             code="connection_inactive",
         )
+    return connection
 
 
 async def _mapping_for(deps: SyncDeps, job: Job, kind: FreshBooksKind, fb_id: str) -> int | None:
@@ -960,12 +975,12 @@ async def run_object_sync(deps: SyncDeps, job: Job, kind: FreshBooksKind, plan: 
         job_id=job.id,
         actor=f"worker:{job.kind}:{job.id}",
     )
-    await trail.received(kind.value, fb_id, {**job.args, "_kind": job.kind})
+    trail.received(kind.value, fb_id, {**job.args, "_kind": job.kind})
     try:
-        await _check_connection(deps, connection_id)
+        connection = await _check_connection(deps, connection_id)
         version = await _mapping_for(deps, job, kind, fb_id)
         async with open_session(
-            runtime, connection_id, deps.caches, mapping_version=version
+            runtime, connection, deps.caches, mapping_version=version
         ) as session:
             listed = snapshots.from_job(job, kind)
             planned = await plan(session, fb_id, wire=listed)
@@ -974,19 +989,10 @@ async def run_object_sync(deps: SyncDeps, job: Job, kind: FreshBooksKind, plan: 
                     kind.value, fb_id, "not_found", {"reason": "FreshBooks no longer has it"}
                 )
                 return
-            await trail.fetched(kind.value, fb_id, planned.wire, listed=listed is not None)
-            await trail.mapped(
-                kind.value, fb_id, mapping_version=session.mapping_version,
-                actions=planned.actions,
-            )  # fmt: skip
-            changed_at = _updated_at(planned.wire)
-            executor = Executor(
-                engine=runtime.engine, ramp=session.ramp, clock=runtime.clock, trail=trail,
-                cache=deps.caches.ramp, mapping_version=session.mapping_version,
-                vendor_policy=session.config.vendors,
-                changed=None if changed_at is None else (kind.value, fb_id, changed_at),
-            )  # fmt: skip
-            report = await executor.run(planned.actions)
+            trail.fetched(kind.value, fb_id, planned.wire, listed=listed is not None)
+            planned, report = await _execute_plan(
+                deps, session, trail, kind=kind, fb_id=fb_id, plan=plan, planned=planned
+            )
             await _conclude(
                 trail, kind=kind, fb_id=fb_id, planned=planned, report=report,
                 today=session.today, wait_days=session.config.expenses.wait_days,
@@ -1008,6 +1014,57 @@ async def run_object_sync(deps: SyncDeps, job: Job, kind: FreshBooksKind, plan: 
             kind.value, fb_id, "failed", {"error": type(exc).__name__, "reason": str(exc)[:500]}
         )
         raise
+    except Exception:
+        await trail.flush()  # what was read and decided before the bug, for its report
+        raise
+
+
+async def _execute_plan(
+    deps: SyncDeps, session: Session, trail: Trail, *, kind: FreshBooksKind, fb_id: str,
+    plan: Planner, planned: Planned,
+) -> tuple[Planned, ExecutionReport]:  # fmt: skip
+    """Run the plan; when another job holds a write it needs, wait for it and re-plan.
+
+    A re-plan sees what the winner wrote (its link, its vendor) and so usually plans to
+    use it instead of writing again; plans are idempotent, so nothing already done in
+    this attempt is repeated.
+    """
+    runtime = deps.runtime
+    changed_at = _updated_at(planned.wire)
+    for replans in range(MAX_REPLANS + 1):
+        trail.mapped(
+            kind.value, fb_id, mapping_version=session.mapping_version, actions=planned.actions
+        )
+        executor = Executor(
+            engine=runtime.engine, ramp=session.ramp, clock=runtime.clock, trail=trail,
+            cache=deps.caches.ramp, mapping_version=session.mapping_version,
+            vendor_policy=session.config.vendors,
+            changed=None if changed_at is None else (kind.value, fb_id, changed_at),
+        )  # fmt: skip
+        try:
+            return planned, await executor.run(planned.actions)
+        except ContendedError as exc:
+            if replans == MAX_REPLANS or not await _wait_for_job(runtime, exc.owner_job_id):
+                raise
+            trail.hold(
+                kind.value, fb_id, Step.CONTENDED,
+                {"waited_for_job": exc.owner_job_id, "reason": str(exc)},
+            )  # fmt: skip
+        planned = await plan(session, fb_id, wire=planned.wire)
+    raise AssertionError("unreachable: the last round returns or raises")
+
+
+async def _wait_for_job(runtime: Runtime, job_id: int) -> bool:
+    """True once the job is no longer running, False if it still is after the wait."""
+    deadline = runtime.clock() + timedelta(seconds=CONTENDED_WAIT_SECONDS)
+    while True:
+        async with read(runtime.engine) as db:
+            owner = await get_job(db, job_id)
+        if owner is None or owner.state is not JobState.RUNNING:
+            return True
+        if runtime.clock() >= deadline:
+            return False
+        await runtime.sleep(0.1)
 
 
 def _updated_at(wire_object: object) -> datetime | None:

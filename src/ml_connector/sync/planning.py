@@ -73,17 +73,19 @@ class CategoryCache:
         self._clock = clock
         self._ttl = ttl
         self._entries: dict[int, tuple[datetime, tuple[Category, ...]]] = {}
+        self._locks: dict[int, anyio.Lock] = {}
 
     async def get(
         self, connection_id: int, fb: FreshBooksClient, account_id: str
     ) -> tuple[Category, ...]:
-        now = self._clock()
-        cached = self._entries.get(connection_id)
-        if cached is not None and now - cached[0] < self._ttl:
-            return cached[1]
-        loaded = tuple([convert.category(c) async for c in fb.categories(account_id).list()])
-        self._entries[connection_id] = (now, loaded)
-        return loaded
+        async with self._locks.setdefault(connection_id, anyio.Lock()):  # one reader
+            now = self._clock()
+            cached = self._entries.get(connection_id)
+            if cached is not None and now - cached[0] < self._ttl:
+                return cached[1]
+            loaded = tuple([convert.category(c) async for c in fb.categories(account_id).list()])
+            self._entries[connection_id] = (now, loaded)
+            return loaded
 
     def invalidate(self, connection_id: int) -> None:
         self._entries.pop(connection_id, None)
@@ -226,13 +228,15 @@ async def _mapping(
 @asynccontextmanager
 async def open_session(
     runtime: Runtime,
-    connection_id: int,
+    connection: int | Connection,
     caches: Caches | None = None,
     *,
     mapping_version: int | None = None,
 ) -> AsyncIterator[Session]:
-    """Clients, mapping and caches of one connection, closed on exit."""
-    connection = await runtime.connection(connection_id)
+    """Clients, mapping and caches of one connection (by id, or as just read), closed on exit."""
+    if isinstance(connection, int):
+        connection = await runtime.connection(connection)
+    connection_id = connection.id
     if not connection.freshbooks_account_id:
         raise NeedsAttentionError(
             f"connection {connection.name!r} has no FreshBooks business yet: connect FreshBooks",

@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 
+import anyio
+
 from ml_connector.clients.ramp import RampClient
 from ml_connector.core.clock import Clock
 from ml_connector.core.errors import NotFoundError
@@ -96,27 +98,31 @@ class RampStateCache:
         self._ttl = ttl
         self._entries: dict[int, Reference] = {}
         self._stale_vendors: set[int] = set()
+        self._locks: dict[int, anyio.Lock] = {}
 
     async def reference(
         self, connection_id: int, ramp: RampClient, *, fresh: bool = False
     ) -> Reference:
-        now = self._clock()
-        cached = self._entries.get(connection_id)
-        if not fresh and cached is not None and now - cached.read_at < self._ttl:
-            if connection_id in self._stale_vendors:
-                self._stale_vendors.discard(connection_id)
-                cached = replace(cached, vendors=await fresh_vendors(ramp))
-                self._entries[connection_id] = cached
-            return cached
-        self._stale_vendors.discard(connection_id)
-        loaded = Reference(
-            vendors=await fresh_vendors(ramp),
-            gl_accounts=await _gl_accounts(ramp),
-            field_options=await _field_options(ramp),
-            read_at=now,
-        )
-        self._entries[connection_id] = loaded
-        return loaded
+        # One reader per connection: the jobs that find the cache expired together wait
+        # for its one re-read instead of each making their own.
+        async with self._locks.setdefault(connection_id, anyio.Lock()):
+            now = self._clock()
+            cached = self._entries.get(connection_id)
+            if not fresh and cached is not None and now - cached.read_at < self._ttl:
+                if connection_id in self._stale_vendors:
+                    self._stale_vendors.discard(connection_id)
+                    cached = replace(cached, vendors=await fresh_vendors(ramp))
+                    self._entries[connection_id] = cached
+                return cached
+            self._stale_vendors.discard(connection_id)
+            loaded = Reference(
+                vendors=await fresh_vendors(ramp),
+                gl_accounts=await _gl_accounts(ramp),
+                field_options=await _field_options(ramp),
+                read_at=now,
+            )
+            self._entries[connection_id] = loaded
+            return loaded
 
     def remember_vendor(self, connection_id: int, vendor: RampVendorRef) -> None:
         """Add (or replace) a vendor we just created or found, without a re-read."""

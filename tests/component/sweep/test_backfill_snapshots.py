@@ -9,6 +9,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from sweep_helpers import object_jobs, worker
 from test_sweep import backfilled, new_vendor_and_bill
@@ -140,14 +141,27 @@ async def test_a_change_announced_while_the_job_waits_is_fetched_not_taken_from_
         assert (await fetched_via(h, "bill"))["get"] >= 1
 
 
-async def test_vendor_contention_rereads_only_vendors(sqlite_url: str, tmp_path: Path) -> None:
+async def test_the_reference_cache_reads_once_and_rereads_only_vendors_when_told(
+    sqlite_url: str, tmp_path: Path
+) -> None:
     async with Harness.start(sqlite_url, scenario="services-firm", data_dir=tmp_path) as h:
         connection = await h.connect()
         await h.setup()
         cache = RampStateCache(h.clock.now)
         async with h.runtime.clients(connection) as (_fb, ramp):
             routes = h.ramp.counters.requests_by_route
-            first = await cache.reference(connection.id, ramp)
+            before = Counter(routes)
+            readers: list[Any] = []
+
+            async def read_reference() -> None:
+                readers.append(await cache.reference(connection.id, ramp))
+
+            async with anyio.create_task_group() as tg:  # jobs finding the cache cold together
+                for _ in range(5):
+                    tg.start_soon(read_reference)
+            first = readers[0]
+            assert all(r is first for r in readers)
+            assert (Counter(routes) - before)["GET /developer/v1/accounting/accounts"] == 1
             before = Counter(routes)
             again = await cache.reference(connection.id, ramp)
             assert again is first
@@ -160,3 +174,50 @@ async def test_vendor_contention_rereads_only_vendors(sqlite_url: str, tmp_path:
             assert reread.gl_accounts == first.gl_accounts
             assert reread.field_options == first.field_options
             assert reread.read_at == first.read_at
+
+
+async def test_bills_racing_to_create_their_vendor_wait_for_the_winner_instead_of_failing(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with Harness.start(database_url, scenario="empty", data_dir=tmp_path) as h:
+        connection = await h.connect()
+        await h.setup()
+        vendor, first = new_vendor_and_bill(h)
+        books = h.freshbooks.primary.books
+        category = next(iter(books.categories))
+        bills = [first.id]
+        for n in range(3):
+            bills.append(
+                books.create(
+                    "bills",
+                    {
+                        "vendorid": vendor.id, "issue_date": h.clock.now().date().isoformat(),
+                        "due_offset_days": 30, "currency_code": "USD", "language": "en",
+                        "lines": [{"categoryid": category, "description": f"Ream {n}",
+                                   "quantity": 1, "unit_cost": {"amount": "9.00", "code": "USD"}}],
+                    },
+                ).id
+            )  # fmt: skip
+        async with h.engine.begin() as db:
+            for bill_id in bills:
+                await enqueue_object_sync(
+                    db, kind=Kind.SYNC_BILL, connection_id=connection.id, fb_id=bill_id,
+                    source=Source.MANUAL, now=h.clock.now(),
+                )  # fmt: skip
+        # All four plan "create the vendor" at once; one does, the others wait and re-plan.
+        await worker(h, full_registry(h), concurrency=4).run_until_idle()
+
+        jobs = await object_jobs(h, kind=Kind.SYNC_BILL.value)
+        assert [(j.state.value, j.attempts) for j in jobs] == [("completed", 1)] * len(bills)
+        business = h.ramp.test_business
+        assert [v.name for v in business.vendors.values()] == [vendor.vendor_name]
+        ours = [b for b in business.bills.values() if b.remote_id and ":bill:" in b.remote_id]
+        assert sorted(int(b.remote_id.rsplit(":", 1)[1]) for b in ours) == sorted(bills)
+        async with read(h.engine) as db:
+            rows = await audit.between(
+                db, start=datetime.min.replace(tzinfo=UTC), end=datetime.max.replace(tzinfo=UTC),
+                connection_id=connection.id, limit=10_000,
+            )  # fmt: skip
+        waited = [r for r in rows if r.step == "contended"]
+        assert waited
+        assert all(isinstance(r.detail["waited_for_job"], int) for r in waited)
