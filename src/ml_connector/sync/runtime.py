@@ -58,8 +58,6 @@ class Runtime:
     rate_limiter: DbRateLimiter
     clock: Clock = system_clock
     transports: Transports = field(default_factory=Transports)
-    sleep: Sleep = anyio.sleep
-    """How a job waits in place (for a contended write, say); tests move a clock."""
 
     @classmethod
     def build(
@@ -81,7 +79,6 @@ class Runtime:
             rate_limiter=DbRateLimiter(engine, clock=clock, sleep=sleep),
             clock=clock,
             transports=transports or Transports(),
-            sleep=sleep,
         )
 
     async def connection(self, connection_id: int) -> Connection:
