@@ -87,13 +87,14 @@ from ml_connector.core.model import FreshBooksKind, RampKind, RampVendorRef
 from ml_connector.core.plan import REPLACING_HASH
 from ml_connector.core.vendors import MatchOutcome, canonical_vendor_key, match_vendor
 from ml_connector.metrics import observe_sync_latency
-from ml_connector.queue import REPLAY_ARG, Job, JobState
+from ml_connector.queue import REPLAY_ARG, WAITING, Job, JobState, list_jobs
 from ml_connector.queue import get as get_job
 from ml_connector.store import audit, read
 from ml_connector.store import links as links_store
 from ml_connector.store.connections import Connection, ConnectionStatus
 from ml_connector.store.links import WriteIntent
 from ml_connector.sync import convert, snapshots
+from ml_connector.sync.kinds import Kind
 from ml_connector.sync.planning import (
     Caches,
     Planned,
@@ -136,6 +137,8 @@ in a backfill every bill of a vendor being created would lose to it."""
 CONTENDED_POLL_SECONDS = 0.25
 """How often a waiting job looks whether the winner is done (a vendor create: ~0.1-0.3 s)."""
 MAX_REPLANS = 3
+VENDOR_SYNCS_RETRY_SECONDS = 30.0
+"""How soon an expense that needs a Ramp vendor looks again while vendor syncs still run."""
 """Re-plans within one attempt after waiting for a winner (then the attempt retries)."""
 ADOPTED_STALE_HASH = content_hash({"adopted": "from an earlier version"})
 """Link hash of a bill adopted after a lost answer whose request was an older version:
@@ -1034,6 +1037,17 @@ async def _execute_plan(
     """
     runtime = deps.runtime
     changed_at = _updated_at(planned.wire)
+    if not session.strict and any(isinstance(a, Review) for a in planned.actions):
+        # A review costs a person's time: confirm it against reference data read now,
+        # not a cache that may predate the vendor or account another job just added.
+        session.strict = True
+        planned = await plan(session, fb_id, wire=planned.wire)
+        if _needs_a_vendor(planned) and await _vendor_syncs_unfinished(runtime, trail):
+            raise RetriableError(
+                "no Ramp vendor for this expense yet while vendor syncs are still running "
+                "(a backfill creates vendors first); trying again once they are done",
+                retry_after=VENDOR_SYNCS_RETRY_SECONDS,
+            )
     for replans in range(MAX_REPLANS + 1):
         trail.mapped(
             kind.value, fb_id, mapping_version=session.mapping_version, actions=planned.actions
@@ -1055,6 +1069,19 @@ async def _execute_plan(
             )  # fmt: skip
         planned = await plan(session, fb_id, wire=planned.wire)
     raise AssertionError("unreachable: the last round returns or raises")
+
+
+def _needs_a_vendor(planned: Planned) -> bool:
+    return any(isinstance(a, Review) and a.code == "expense.no_vendor" for a in planned.actions)
+
+
+async def _vendor_syncs_unfinished(runtime: Runtime, trail: Trail) -> bool:
+    async with read(runtime.engine) as db:
+        pending = await list_jobs(
+            db, states=(*WAITING, JobState.RUNNING), kind=Kind.SYNC_VENDOR.value,
+            connection_id=trail.connection_id, limit=1,
+        )  # fmt: skip
+    return bool(pending)
 
 
 async def _wait_for_job(runtime: Runtime, job_id: int) -> bool:

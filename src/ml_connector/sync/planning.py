@@ -91,6 +91,9 @@ class CategoryCache:
         self._entries.pop(connection_id, None)
 
 
+REVIEW_MAX_AGE = timedelta(seconds=5)
+"""The oldest reference data a review may be decided on (see `Session.strict`)."""
+
 TERMS_TTL = timedelta(minutes=5)
 """How long a vendor's listed bills stand for its usual terms. Terms inference is a vote
 over the vendor's last few bills; a view a few minutes old changes its outcome only if the
@@ -168,6 +171,10 @@ class Session:
     mapping_version: int
     config: FlowConfig
     caches: Caches
+    strict: bool = False
+    """Plan on reference data at most `REVIEW_MAX_AGE` old: set before a plan that would
+    send the object to review is confirmed, so that no review rests on a stale cache
+    (a vendor or GL account another process added moments ago)."""
 
     @property
     def today(self) -> date:
@@ -180,7 +187,9 @@ class Session:
         process cached Ramp's vendors; planning against the stale list would wrongly
         report the linked vendor as gone.
         """
-        cached = await self.caches.ramp.reference(self.connection.id, self.ramp)
+        cached = await self.caches.ramp.reference(
+            self.connection.id, self.ramp, max_age=REVIEW_MAX_AGE if self.strict else None
+        )
         known = {v.id for v in cached.vendors}
         if any(lk.ramp_kind is RampKind.VENDOR and lk.ramp_id not in known for lk in links):
             self.caches.ramp.invalidate_vendors(self.connection.id)

@@ -101,14 +101,21 @@ class RampStateCache:
         self._locks: dict[int, anyio.Lock] = {}
 
     async def reference(
-        self, connection_id: int, ramp: RampClient, *, fresh: bool = False
+        self,
+        connection_id: int,
+        ramp: RampClient,
+        *,
+        fresh: bool = False,
+        max_age: timedelta | None = None,
     ) -> Reference:
+        """`max_age`: re-read if the cached data is older than this (tighter than the TTL)."""
+        ttl = self._ttl if max_age is None else min(self._ttl, max_age)
         # One reader per connection: the jobs that find the cache expired together wait
         # for its one re-read instead of each making their own.
         async with self._locks.setdefault(connection_id, anyio.Lock()):
             now = self._clock()
             cached = self._entries.get(connection_id)
-            if not fresh and cached is not None and now - cached.read_at < self._ttl:
+            if not fresh and cached is not None and now - cached.read_at < ttl:
                 if connection_id in self._stale_vendors:
                     self._stale_vendors.discard(connection_id)
                     cached = replace(cached, vendors=await fresh_vendors(ramp))

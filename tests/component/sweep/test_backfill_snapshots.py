@@ -20,7 +20,7 @@ from ml_connector.sync.backfill import register_backfill_handlers, start_backfil
 from ml_connector.sync.executor import SyncDeps
 from ml_connector.sync.handlers import register_sync_handlers
 from ml_connector.sync.kinds import Kind, Source, enqueue_object_sync
-from ml_connector.sync.planning import Caches
+from ml_connector.sync.planning import REVIEW_MAX_AGE, Caches
 from ml_connector.sync.ramp_state import RampStateCache
 from ml_connector.sync.snapshots import SNAPSHOT_ARG
 from ml_connector.sync.vendors import sync_vendor
@@ -174,6 +174,12 @@ async def test_the_reference_cache_reads_once_and_rereads_only_vendors_when_told
             assert reread.gl_accounts == first.gl_accounts
             assert reread.field_options == first.field_options
             assert reread.read_at == first.read_at
+
+            # A review is confirmed on data at most `REVIEW_MAX_AGE` old, whatever the TTL.
+            h.clock.advance(REVIEW_MAX_AGE.total_seconds() + 1)
+            assert await cache.reference(connection.id, ramp) is reread
+            strict = await cache.reference(connection.id, ramp, max_age=REVIEW_MAX_AGE)
+            assert strict.read_at > reread.read_at
 
 
 async def test_bills_racing_to_create_their_vendor_wait_for_the_winner_instead_of_failing(
