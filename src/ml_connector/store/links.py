@@ -232,6 +232,34 @@ async def pending_intent(
     return None if row is None else WriteIntent.from_row(row)
 
 
+async def take_over_intent(
+    db: AsyncConnection, intent: WriteIntent, *, job_id: int | None, now: datetime
+) -> WriteIntent | None:
+    """Make a stale pending intent this job's, or None if another job got there first.
+
+    A compare-and-set on the holder and the time it was taken: of several jobs that
+    found the same abandoned intent, exactly one inherits it; the others then see a
+    running holder and wait for it. `created_at` becomes the take-over time, so the
+    settle period before the next inheritance counts from this holder's start.
+    """
+    row = (
+        await db.execute(
+            write_intents.update()
+            .where(
+                write_intents.c.id == intent.id,
+                write_intents.c.state == IntentState.PENDING.value,
+                write_intents.c.created_at == intent.created_at,
+                write_intents.c.job_id.is_(None)
+                if intent.job_id is None
+                else write_intents.c.job_id == intent.job_id,
+            )
+            .values(job_id=job_id, created_at=now)
+            .returning(*write_intents.c)
+        )
+    ).one_or_none()
+    return None if row is None else WriteIntent.from_row(row)
+
+
 async def resolve_intent(
     db: AsyncConnection,
     intent_id: int,

@@ -350,10 +350,18 @@ class Executor:
                     code="sync.stale_intent",
                 )
             async with self._engine.begin() as db:
-                await self._trail.append(
-                    db, *audit_object, Step.REQUEST, {**request, "resumes_intent": existing.id}
+                owned = await links_store.take_over_intent(
+                    db, existing, job_id=self._job_id, now=self._clock()
                 )
-            return _Taken(existing, inherited=True)
+                if owned is not None:
+                    await self._trail.append(
+                        db, *audit_object, Step.REQUEST, {**request, "resumes_intent": owned.id}
+                    )
+            if owned is None:
+                # Another job inherited it a moment ago (and would now be contended with):
+                # look again rather than both reconciling and writing.
+                continue
+            return _Taken(owned, inherited=True)
         raise RetriableError(
             f"the write intent for Ramp {ramp_type} {operation} keeps changing; retrying",
             retry_after=CONTENDED_RETRY_SECONDS,

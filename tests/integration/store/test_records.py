@@ -272,3 +272,34 @@ async def test_audit_trail_is_chained_queryable_and_secret_free(
     async with read(engine) as db:
         problems = await audit.verify_chain(db, last.chain)
     assert "entry 1 is missing (found 2)" in problems
+
+
+@pytest.mark.anyio
+async def test_an_abandoned_intent_is_inherited_by_exactly_one_job(
+    engine: AsyncEngine, clock: FixedClock
+) -> None:
+    cid = await _cid(engine, clock)
+    key = {
+        "connection_id": cid, "fb_type": "vendor_key", "fb_id": "connection",
+        "ramp_type": "vendor", "operation": "create",
+    }  # fmt: skip
+    async with engine.begin() as db:
+        abandoned = await links.record_intent(
+            db, **key, request_digest="d" * 64, now=clock(), job_id=7
+        )
+    clock.advance(timedelta(minutes=1))
+    # Two jobs found the same abandoned intent; only the first compare-and-set wins.
+    async with engine.begin() as db:
+        first = await links.take_over_intent(db, abandoned, job_id=8, now=clock())
+    async with engine.begin() as db:
+        second = await links.take_over_intent(db, abandoned, job_id=9, now=clock())
+    assert first is not None
+    assert (first.id, first.job_id, first.created_at) == (abandoned.id, 8, clock())
+    assert second is None
+    async with engine.begin() as db:
+        assert await links.pending_intent(db, **key) == first
+        # The holder itself may take it over again on its next attempt (new start time).
+        clock.advance(timedelta(seconds=5))
+        again = await links.take_over_intent(db, first, job_id=8, now=clock())
+    assert again is not None
+    assert again.created_at == clock()
