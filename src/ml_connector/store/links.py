@@ -232,6 +232,13 @@ async def pending_intent(
     return None if row is None else WriteIntent.from_row(row)
 
 
+async def intent_by_id(db: AsyncConnection, intent_id: int) -> WriteIntent | None:
+    row = (
+        await db.execute(sa.select(write_intents).where(write_intents.c.id == intent_id))
+    ).one_or_none()
+    return None if row is None else WriteIntent.from_row(row)
+
+
 async def take_over_intent(
     db: AsyncConnection, intent: WriteIntent, *, job_id: int | None, now: datetime
 ) -> WriteIntent | None:

@@ -92,7 +92,7 @@ from ml_connector.queue import get as get_job
 from ml_connector.store import audit, read
 from ml_connector.store import links as links_store
 from ml_connector.store.connections import Connection, ConnectionStatus
-from ml_connector.store.links import WriteIntent
+from ml_connector.store.links import IntentState, WriteIntent
 from ml_connector.sync import convert, snapshots
 from ml_connector.sync.kinds import Kind
 from ml_connector.sync.planning import (
@@ -134,7 +134,7 @@ CONTENDED_WAIT_SECONDS = 10.0
 """How long a job that lost a race waits in place for the winner before giving up its
 attempt. Waiting costs a few reads; a failed attempt costs a whole job's work again, and
 in a backfill every bill of a vendor being created would lose to it."""
-CONTENDED_POLL_SECONDS = 0.25
+CONTENDED_POLL_SECONDS = 0.15
 """How often a waiting job looks whether the winner is done (a vendor create: ~0.1-0.3 s)."""
 MAX_REPLANS = 3
 VENDOR_SYNCS_RETRY_SECONDS = 30.0
@@ -330,6 +330,7 @@ class Executor:
                     f"another job ({owner.id}) is writing the same Ramp {ramp_type} right now; "
                     "this one re-plans once it is done",
                     owner_job_id=owner.id,
+                    intent_id=existing.id,
                 )
             age = (self._clock() - existing.created_at).total_seconds()
             if age < INTENT_SETTLE_SECONDS:
@@ -906,9 +907,10 @@ def _first_error(exc: pydantic.ValidationError) -> str:
 class ContendedError(RetriableError):
     """Another running job (`owner_job_id`) holds the Ramp write this plan needs."""
 
-    def __init__(self, message: str, *, owner_job_id: int) -> None:
+    def __init__(self, message: str, *, owner_job_id: int, intent_id: int) -> None:
         super().__init__(message, retry_after=CONTENDED_RETRY_SECONDS)
         self.owner_job_id = owner_job_id
+        self.intent_id = intent_id
 
 
 class _ClaimedError(Exception):
@@ -1069,7 +1071,7 @@ async def _execute_plan(
         try:
             return planned, await executor.run(planned.actions)
         except ContendedError as exc:
-            if replans == MAX_REPLANS or not await _wait_for_job(runtime, exc.owner_job_id):
+            if replans == MAX_REPLANS or not await _wait_for_write(runtime, exc):
                 raise
             trail.hold(
                 kind.value, fb_id, Step.CONTENDED,
@@ -1092,15 +1094,21 @@ async def _vendor_syncs_unfinished(runtime: Runtime, trail: Trail) -> bool:
     return bool(pending)
 
 
-async def _wait_for_job(runtime: Runtime, job_id: int) -> bool:
-    """True once the job is no longer running, False if it still is after the wait.
+async def _wait_for_write(runtime: Runtime, contended: ContendedError) -> bool:
+    """True once the winner's write is done (or its job no longer runs), False if it is
+    still going after the wait.
 
+    The write, not the winner's whole job: a bill job that created the vendor goes on to
+    create its own bill, and everything waiting on the vendor need not wait for that.
     Bounded by a number of polls with real sleeps, not by the injected clock: what is
     awaited is another task's actual progress, which a test's moved clock cannot hurry.
     """
     for _ in range(int(CONTENDED_WAIT_SECONDS / CONTENDED_POLL_SECONDS)):
         async with read(runtime.engine) as db:
-            owner = await get_job(db, job_id)
+            intent = await links_store.intent_by_id(db, contended.intent_id)
+            if intent is None or intent.state is not IntentState.PENDING:
+                return True
+            owner = await get_job(db, contended.owner_job_id)
         if owner is None or owner.state is not JobState.RUNNING:
             return True
         await anyio.sleep(CONTENDED_POLL_SECONDS)
