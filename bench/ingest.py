@@ -7,7 +7,9 @@ of bare requests, then a phase of webhook deliveries, each a distinct `bill.crea
 with the connection's verifier exactly as FreshBooks signs it (so none is deduplicated:
 every one verifies, is recorded in the inbox and enqueues a sync job in one transaction).
 Alternating phases inside one run keep both endpoints under the same conditions; the
-ratios use all rounds together.
+ratios use all rounds together. The server's own CPU time per request (user + system,
+from /proc on Linux) is reported beside the latencies: with a fixed number in flight, a
+CPU-bound server's latency follows it.
 
     python -m bench.ingest [--databases sqlite,postgres] [--requests 1500] [--concurrency 32]
 
@@ -63,6 +65,7 @@ class Phase:
     elapsed: float
     latencies: list[float]
     statuses: Counter[int] = field(default_factory=Counter)
+    server_cpu_s: float | None = None
 
     @property
     def throughput(self) -> float:
@@ -155,8 +158,23 @@ class Deliveries:
         return form_body(fields), headers
 
 
+def server_cpu(server: subprocess.Popen[bytes]) -> float | None:
+    """User + system seconds of the live server process (Linux /proc), else None."""
+    try:
+        fields = Path(f"/proc/{server.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def run_phase(
-    client: httpx2.AsyncClient, kind: str, deliveries: Deliveries, requests: int, concurrency: int
+    client: httpx2.AsyncClient,
+    kind: str,
+    deliveries: Deliveries,
+    requests: int,
+    concurrency: int,
+    *,
+    server: subprocess.Popen[bytes] | None = None,
 ) -> Phase:
     bodies = [deliveries.next() for _ in range(requests)]
     path = BARE_PATH if kind == "bare" else deliveries.path
@@ -171,9 +189,13 @@ async def run_phase(
             latencies.append(time.perf_counter() - started)
             statuses[answer.status_code] += 1
 
+    cpu_before = server_cpu(server) if server is not None else None
     started = time.perf_counter()
     await asyncio.gather(*(sender() for _ in range(concurrency)))
-    return Phase(kind, time.perf_counter() - started, latencies, statuses)
+    elapsed = time.perf_counter() - started
+    cpu_after = server_cpu(server) if server is not None else None
+    cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
+    return Phase(kind, elapsed, latencies, statuses, cpu)
 
 
 def summarize(phases: list[Phase], kind: str) -> dict[str, Any]:
@@ -182,8 +204,11 @@ def summarize(phases: list[Phase], kind: str) -> dict[str, Any]:
     statuses: Counter[int] = Counter()
     for p in mine:
         statuses.update(p.statuses)
+    cpu = [p.server_cpu_s for p in mine if p.server_cpu_s is not None]
+    cpu_ms = round(sum(cpu) / len(latencies) * 1000, 2) if len(cpu) == len(mine) else None
     return {
         "requests": len(latencies),
+        "server_cpu_ms_per_request": cpu_ms,
         "throughput_per_s": round(median(p.throughput for p in mine), 1),
         "throughput_by_round": [round(p.throughput, 1) for p in mine],
         "p50_ms": round(percentile(latencies, 0.50) * 1000, 2),
@@ -215,7 +240,9 @@ async def bench_database(
                 for _ in range(rounds):
                     for phase_kind in ("bare", "webhook"):
                         phases.append(
-                            await run_phase(client, phase_kind, deliveries, requests, concurrency)
+                            await run_phase(
+                                client, phase_kind, deliveries, requests, concurrency, server=server
+                            )
                         )
         finally:
             server.terminate()
@@ -246,7 +273,9 @@ async def main(databases: list[str], requests: int, concurrency: int, rounds: in
             f"  bare {r['bare']['throughput_per_s']}/s p50 {r['bare']['p50_ms']} ms "
             f"p99 {r['bare']['p99_ms']} ms | webhook {r['webhook']['throughput_per_s']}/s "
             f"p50 {r['webhook']['p50_ms']} ms p99 {r['webhook']['p99_ms']} ms | "
-            f"throughput x{r['throughput_ratio']} p50 x{r['p50_ratio']} p99 x{r['p99_ratio']}",
+            f"throughput x{r['throughput_ratio']} p50 x{r['p50_ratio']} p99 x{r['p99_ratio']} | "
+            f"server CPU/request bare {r['bare']['server_cpu_ms_per_request']} ms, "
+            f"webhook {r['webhook']['server_cpu_ms_per_request']} ms",
             flush=True,
         )
     write_result(
@@ -266,6 +295,9 @@ async def main(databases: list[str], requests: int, concurrency: int, rounds: in
         notes=[
             "Ratios are webhook / bare: throughput below 1 and latency above 1 is the cost of "
             "verifying, recording and enqueueing each delivery in one transaction.",
+            "server_cpu_ms_per_request is the server process's user + system CPU over each "
+            "phase divided by its requests (driver threads included; the database server's "
+            "own CPU is not).",
             "Load generator and server share the machine's cores, as do PostgreSQL and SQLite.",
         ],
         started=started,

@@ -2,7 +2,9 @@
 
 The web handler records the delivery and enqueues its work in one transaction, then
 answers 2xx. A redelivery with the same `(source, dedupe_key)` is recorded once:
-`record` returns None for it and the handler enqueues nothing new.
+`record` returns None for it and the handler enqueues nothing new. A delivery whose whole
+content moves into a job in that same transaction is recorded already processed
+(`processed_at`), which is what `mark_processed` would have written before the commit.
 """
 
 from __future__ import annotations
@@ -54,6 +56,20 @@ class Delivery:
         return cls(**values)
 
 
+# Built once, values bound per call: this insert runs for every webhook, and building the
+# construct (and its cache key) anew cost more than executing it on a warm cache.
+_RECORD_SQLITE = (
+    sqlite.insert(webhook_inbox)
+    .on_conflict_do_nothing(index_elements=["source", "dedupe_key"])
+    .returning(webhook_inbox.c.id)
+)
+_RECORD_POSTGRESQL = (
+    postgresql.insert(webhook_inbox)
+    .on_conflict_do_nothing(index_elements=["source", "dedupe_key"])
+    .returning(webhook_inbox.c.id)
+)
+
+
 def body_digest(body: bytes) -> str:
     """sha256 of the raw body: the dedupe key for sources without delivery ids."""
     return hashlib.sha256(body).hexdigest()
@@ -68,8 +84,14 @@ async def record(
     received_at: datetime,
     headers: Mapping[str, str] | None = None,
     connection_id: int | None = None,
+    processed_at: datetime | None = None,
 ) -> int | None:
-    """Store a delivery; returns its id, or None if this delivery was already recorded."""
+    """Store a delivery; returns its id, or None if this delivery was already recorded.
+
+    `processed_at` is for a caller that finishes the delivery in this transaction: an
+    already-recorded delivery is left as it was, exactly as if `mark_processed` had run
+    only for a new one.
+    """
     kept = {k.lower(): v for k, v in (headers or {}).items() if k.lower() in KEPT_HEADERS}
     values = {
         "source": source,
@@ -79,15 +101,10 @@ async def record(
         "headers": kept,
         "body": body,
         "body_sha256": body_digest(body),
+        "processed_at": processed_at,
     }
-    insert = postgresql.insert if db.dialect.name == "postgresql" else sqlite.insert
-    statement = (
-        insert(webhook_inbox)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["source", "dedupe_key"])
-        .returning(webhook_inbox.c.id)
-    )
-    inserted: int | None = (await db.execute(statement)).scalar_one_or_none()
+    statement = _RECORD_POSTGRESQL if db.dialect.name == "postgresql" else _RECORD_SQLITE
+    inserted: int | None = (await db.execute(statement, values)).scalar_one_or_none()
     return inserted
 
 

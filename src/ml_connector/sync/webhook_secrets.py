@@ -9,16 +9,25 @@
 
 Every accepted secret of a connection is tried on each delivery, so a replaced callback
 or subscription keeps working while the old one drains.
+
+`WebhookKeyCache` keeps, per process, what the webhook endpoints read for every delivery
+(the connection and its decrypted keys) for a few seconds; see its docstring for why
+that is safe.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
+import anyio
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ml_connector.store import Cipher
+from ml_connector.store import Cipher, read
+from ml_connector.store import connections as connections_store
 from ml_connector.store import credentials as credentials_store
+from ml_connector.store.connections import Connection
+from ml_connector.sync.runtime import Runtime
 
 FRESHBOOKS_VERIFIER = "freshbooks_verifier:"
 FRESHBOOKS_PENDING_VERIFIER = "freshbooks_verifier_pending:"
@@ -145,10 +154,108 @@ async def forget_ramp_secret(
     )
 
 
+WEBHOOK_KEYS_TTL = timedelta(seconds=5)
+"""How long a process trusts its copy of a connection's webhook keys for *accepting*."""
+
+
+@dataclass(frozen=True)
+class WebhookKeys:
+    """A connection as its webhook endpoint sees it, with the keys deliveries are signed with."""
+
+    connection: Connection
+    secrets: tuple[str, ...] = field(repr=False)
+    loaded_at: datetime
+
+
+class WebhookKeyCache:
+    """Per process: each connection's row and decrypted webhook keys, for `ttl` at most.
+
+    Without it every delivery paid two read transactions and a Fernet decryption before
+    its one write. What a stale copy may and may not do:
+
+    - Refusals are never decided on it: the endpoint reloads (`fresh=True`) before
+      answering 401 or 403, so a verifier confirmed or an account linked a moment ago is
+      honoured at once. Unknown connections are never cached, so 404 is always fresh.
+    - Acceptance may rest on it for up to `ttl` (on the injected clock): a key deleted
+      or an account unlinked in the meantime is still honoured that long, as it would
+      be by a delivery already in flight. A failed commit drops the copy (`forget`).
+    - The plaintext keys stay in this process's memory only: they are never logged
+      (`repr` omits them), and the process already holds the key ring that decrypts
+      every stored secret, so memory gains no new secret; the short `ttl` bounds how
+      long a revoked key stays usable, not how long it stays secret.
+    """
+
+    def __init__(self, ttl: timedelta = WEBHOOK_KEYS_TTL) -> None:
+        self.ttl = ttl
+        self._entries: dict[tuple[str, int], WebhookKeys] = {}
+        self._locks: dict[tuple[str, int], anyio.Lock] = {}
+
+    async def get(
+        self, runtime: Runtime, prefix: str, connection_id: int, *, fresh: bool = False
+    ) -> tuple[WebhookKeys, bool]:
+        """The keys of `prefix` (`FRESHBOOKS_VERIFIER`, `RAMP_WEBHOOK_SECRET`) and whether
+        this call read them from the database; `fresh` always reads.
+
+        Raises:
+            ConnectionNotFoundError: no such connection (nothing is cached for it).
+        """
+        key = (prefix, connection_id)
+        if fresh:
+            return await self._load(runtime, key), True
+        now = runtime.clock()
+        cached = self._younger_than(self.ttl, key, now)
+        if cached is not None:
+            # Past half its life, the first delivery to see the copy reloads it while the
+            # others go on using it: a busy endpoint never stops to wait for an expiry.
+            lock = self._locks.setdefault(key, anyio.Lock())
+            if lock.locked() or self._younger_than(self.ttl / 2, key, now) is not None:
+                return cached, False
+        elif key not in self._entries:
+            # No lock for a connection never seen: ids probed at random leave nothing behind.
+            return await self._load(runtime, key), True
+        async with self._locks.setdefault(key, anyio.Lock()):
+            # Whoever held the lock may have just reloaded: take that copy.
+            reloaded = self._younger_than(self.ttl / 2, key, runtime.clock())
+            if reloaded is not None:
+                return reloaded, False
+            return await self._load(runtime, key), True
+
+    def _younger_than(
+        self, age: timedelta, key: tuple[str, int], now: datetime
+    ) -> WebhookKeys | None:
+        cached = self._entries.get(key)
+        # A clock set back must not make a copy immortal: a negative age is a miss too.
+        if cached is not None and timedelta(0) <= now - cached.loaded_at < age:
+            return cached
+        return None
+
+    async def _load(self, runtime: Runtime, key: tuple[str, int]) -> WebhookKeys:
+        prefix, connection_id = key
+        now = runtime.clock()
+        try:
+            async with read(runtime.engine) as db:
+                connection = await connections_store.get(db, connection_id)
+                secrets = await _with_prefix(db, runtime.cipher, connection_id, prefix)
+        except connections_store.ConnectionNotFoundError:
+            self._entries.pop(key, None)
+            raise
+        loaded = WebhookKeys(connection, tuple(secrets.values()), loaded_at=now)
+        self._entries[key] = loaded
+        return loaded
+
+    def forget(self, connection_id: int) -> None:
+        """Drop every copy held for `connection_id`: the next delivery reads afresh."""
+        for key in [k for k in self._entries if k[1] == connection_id]:
+            del self._entries[key]
+
+
 __all__ = [
     "FRESHBOOKS_PENDING_VERIFIER",
     "FRESHBOOKS_VERIFIER",
     "RAMP_WEBHOOK_SECRET",
+    "WEBHOOK_KEYS_TTL",
+    "WebhookKeyCache",
+    "WebhookKeys",
     "confirm_verifier",
     "forget_freshbooks_callback",
     "forget_ramp_secret",

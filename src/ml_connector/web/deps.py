@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ml_connector.settings import Settings
 from ml_connector.sync.runtime import Runtime
+from ml_connector.sync.webhook_secrets import WebhookKeyCache
 
 DEFAULT_MAX_WEBHOOK_BYTES = 64 * 1024
 """Both vendors send thin payloads (ids only); anything bigger is refused with 413."""
@@ -15,6 +16,8 @@ DEFAULT_MAX_WEBHOOK_BYTES = 64 * 1024
 class AppDeps:
     runtime: Runtime
     max_webhook_bytes: int = DEFAULT_MAX_WEBHOOK_BYTES
+    webhook_keys: WebhookKeyCache = field(default_factory=WebhookKeyCache)
+    """This app's short-lived copy of each connection's webhook keys (one per process)."""
 
     @property
     def settings(self) -> Settings:

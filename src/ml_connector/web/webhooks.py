@@ -8,15 +8,20 @@ No vendor API is called inside a request: the handshakes that need an outbound c
 event. Answers, per reference §3.2: 401 for a missing or wrong signature (nothing is
 stored), 413 for an oversize body, 404 for an unknown connection, 200 for a duplicate,
 503 when the commit fails so the vendor retries.
+
+A delivery costs one write transaction: the connection and its keys come from the
+process's short-lived copy (`AppDeps.webhook_keys`), re-read before any 401 or 403 so
+that no refusal rests on a stale copy.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import structlog
@@ -28,11 +33,11 @@ from ml_connector.core.signatures import freshbooks as fb_signatures
 from ml_connector.core.signatures import ramp as ramp_signatures
 from ml_connector.metrics import observe_webhook
 from ml_connector.queue import Lane, enqueue
-from ml_connector.store import connections as connections_store
-from ml_connector.store import inbox, read
+from ml_connector.store import inbox
 from ml_connector.store.connections import Connection, ConnectionNotFoundError
 from ml_connector.sync import webhook_secrets
 from ml_connector.sync.kinds import Kind, Source, enqueue_object_sync
+from ml_connector.sync.webhook_secrets import WebhookKeys
 from ml_connector.web.deps import AppDeps
 
 log = structlog.get_logger(__name__)
@@ -89,10 +94,49 @@ def _path_connection_id(request: Request) -> int | None:
     return int(raw)
 
 
+_KEY_PREFIX = {
+    FRESHBOOKS: webhook_secrets.FRESHBOOKS_VERIFIER,
+    RAMP: webhook_secrets.RAMP_WEBHOOK_SECRET,
+}
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    """A refusal decided against a copy of the keys, answered only once it is final."""
+
+    outcome: str
+    status: int
+    event: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def may_be_stale(self) -> bool:
+        # Only these depend on the keys or the connection's linked account.
+        return self.status in {401, 403}
+
+
+_WRONG_ACCOUNT = _Refusal("wrong_account", 403, "webhook.wrong_account")
+
+
+@dataclass(frozen=True)
+class _Lookup:
+    keys: WebhookKeys
+    fresh: bool
+    """Read from the database for this request (so a refusal needs no second look)."""
+
+
+def _refuse(source: str, connection_id: int, refusal: _Refusal) -> Response:
+    if refusal.event is not None:
+        log.warning(refusal.event, source=source, connection_id=connection_id, **refusal.fields)
+    return _answer(source, refusal.outcome, refusal.status)
+
+
 async def _prelude(
     request: Request, deps: AppDeps, source: str
-) -> tuple[Connection, bytes] | Response:
-    """Body (size-checked) and connection, or the response that ends the request."""
+) -> tuple[_Lookup, bytes] | Response:
+    """The connection's keys and the body (size-checked), or the response ending it all."""
     connection_id = _path_connection_id(request)
     if connection_id is None:
         return _answer(source, "unknown_connection", 404)
@@ -102,11 +146,29 @@ async def _prelude(
         log.warning("webhook.too_large", source=source, connection_id=connection_id)
         return _answer(source, "too_large", 413)
     try:
-        async with read(deps.runtime.engine) as db:
-            connection = await connections_store.get(db, connection_id)
+        keys, fresh = await deps.webhook_keys.get(deps.runtime, _KEY_PREFIX[source], connection_id)
     except ConnectionNotFoundError:
         return _answer(source, "unknown_connection", 404)
-    return connection, body
+    return _Lookup(keys, fresh), body
+
+
+async def _decide(
+    deps: AppDeps, source: str, lookup: _Lookup, check: Callable[[WebhookKeys], T | _Refusal]
+) -> tuple[WebhookKeys, T] | Response:
+    """`check` against the cached keys; a 401/403 is confirmed on a fresh read first."""
+    keys = lookup.keys
+    decided = check(keys)
+    if isinstance(decided, _Refusal) and decided.may_be_stale and not lookup.fresh:
+        try:
+            keys, _ = await deps.webhook_keys.get(
+                deps.runtime, _KEY_PREFIX[source], keys.connection.id, fresh=True
+            )
+        except ConnectionNotFoundError:
+            return _answer(source, "unknown_connection", 404)
+        decided = check(keys)
+    if isinstance(decided, _Refusal):
+        return _refuse(source, keys.connection.id, decided)
+    return keys, decided
 
 
 def _kept_headers(request: Request) -> dict[str, str]:
@@ -114,9 +176,11 @@ def _kept_headers(request: Request) -> dict[str, str]:
     return dict(request.headers)
 
 
-def _unavailable(source: str, connection_id: int, exc: BaseException) -> Response:
+def _unavailable(deps: AppDeps, source: str, connection_id: int, exc: BaseException) -> Response:
     # Any failure to commit must answer 5xx: the vendor retries, and nothing half-written
-    # remains because the record and the job share one transaction.
+    # remains because the record and the job share one transaction. The retry reads the
+    # connection afresh, in case the failure was that it no longer exists.
+    deps.webhook_keys.forget(connection_id)
     log.error(
         "webhook.commit_failed",
         source=source,
@@ -152,14 +216,14 @@ async def freshbooks_webhook(request: Request) -> Response:
     prelude = await _prelude(request, deps, FRESHBOOKS)
     if isinstance(prelude, Response):
         return prelude
-    connection, body = prelude
+    lookup, body = prelude
     try:
         fields = fb_signatures.parse_form(body)
     except fb_signatures.InvalidDeliveryError:
         fields = ()
     if any(key == "verifier" for key, _ in fields):
-        return await _freshbooks_handshake(deps, connection, body, fields, request)
-    return await _freshbooks_event(deps, connection, body, request)
+        return await _freshbooks_handshake(deps, lookup, body, fields, request)
+    return await _freshbooks_event(deps, lookup, body, request)
 
 
 def _require_object_id(event: fb_signatures.FreshBooksEvent) -> None:
@@ -174,7 +238,7 @@ def _account_mismatch(connection: Connection, account_id: str | None) -> bool:
 
 async def _freshbooks_handshake(
     deps: AppDeps,
-    connection: Connection,
+    lookup: _Lookup,
     body: bytes,
     fields: tuple[tuple[str, str], ...],
     request: Request,
@@ -187,9 +251,17 @@ async def _freshbooks_handshake(
         delivery.callback_id
     ):
         return _answer(FRESHBOOKS, "malformed", 400)
-    if _account_mismatch(connection, dict(fields).get("account_id")):
-        log.warning("webhook.wrong_account", source=FRESHBOOKS, connection_id=connection.id)
-        return _answer(FRESHBOOKS, "wrong_account", 403)
+    account_id = dict(fields).get("account_id")
+
+    def check(keys: WebhookKeys) -> Connection | _Refusal:
+        if _account_mismatch(keys.connection, account_id):
+            return _WRONG_ACCOUNT
+        return keys.connection
+
+    decided = await _decide(deps, FRESHBOOKS, lookup, check)
+    if isinstance(decided, Response):
+        return decided
+    _, connection = decided
     runtime = deps.runtime
     now = runtime.clock()
     try:
@@ -224,7 +296,7 @@ async def _freshbooks_handshake(
                 f"{delivery.callback_id}",
             )
     except Exception as exc:
-        return _unavailable(FRESHBOOKS, connection.id, exc)
+        return _unavailable(deps, FRESHBOOKS, connection.id, exc)
     log.info(
         "webhook.handshake",
         source=FRESHBOOKS,
@@ -235,29 +307,33 @@ async def _freshbooks_handshake(
 
 
 async def _freshbooks_event(
-    deps: AppDeps, connection: Connection, body: bytes, request: Request
+    deps: AppDeps, lookup: _Lookup, body: bytes, request: Request
 ) -> Response:
     runtime = deps.runtime
-    async with read(runtime.engine) as db:
-        verifiers = await webhook_secrets.freshbooks_verifiers(db, runtime.cipher, connection.id)
     header = request.headers.get(fb_signatures.SIGNATURE_HEADER)
-    try:
-        event = fb_signatures.verify_event(body, header, list(verifiers.values()))
-        _require_object_id(event)
-    except fb_signatures.SignatureMismatchError:
-        log.warning(
-            "webhook.bad_signature",
-            source=FRESHBOOKS,
-            connection_id=connection.id,
-            signed=header is not None,
-            size=len(body),
-        )
-        return _answer(FRESHBOOKS, "bad_signature", 401)
-    except fb_signatures.InvalidDeliveryError:
-        return _answer(FRESHBOOKS, "malformed", 400)
-    if _account_mismatch(connection, event.account_id):
-        log.warning("webhook.wrong_account", source=FRESHBOOKS, connection_id=connection.id)
-        return _answer(FRESHBOOKS, "wrong_account", 403)
+
+    def check(keys: WebhookKeys) -> fb_signatures.FreshBooksEvent | _Refusal:
+        try:
+            event = fb_signatures.verify_event(body, header, keys.secrets)
+            _require_object_id(event)
+        except fb_signatures.SignatureMismatchError:
+            return _Refusal(
+                "bad_signature",
+                401,
+                "webhook.bad_signature",
+                {"signed": header is not None, "size": len(body)},
+            )
+        except fb_signatures.InvalidDeliveryError:
+            return _Refusal("malformed", 400)
+        if _account_mismatch(keys.connection, event.account_id):
+            return _WRONG_ACCOUNT
+        return event
+
+    decided = await _decide(deps, FRESHBOOKS, lookup, check)
+    if isinstance(decided, Response):
+        return decided
+    keys, event = decided
+    connection = keys.connection
     kind = EVENT_KINDS.get(event.resource)
     now = runtime.clock()
     try:
@@ -270,21 +346,21 @@ async def _freshbooks_event(
                 dedupe_key=_freshbooks_dedupe_key(connection.id, body, now),
                 received_at=now,
                 headers=_kept_headers(request),
+                # The delivery's whole content (ids) moves into the job enqueued below, in
+                # this transaction: once it commits, nothing is left to do.
+                processed_at=now,
             )
-            if delivery_id is not None:
-                if kind is not None:
-                    await enqueue_object_sync(
-                        db,
-                        kind=kind,
-                        connection_id=connection.id,
-                        fb_id=event.object_id,
-                        source=Source.WEBHOOK,
-                        now=now,
-                    )
-                # The delivery's whole content (ids) now lives in the job: nothing is left to do.
-                await inbox.mark_processed(db, delivery_id, now=now)
+            if delivery_id is not None and kind is not None:
+                await enqueue_object_sync(
+                    db,
+                    kind=kind,
+                    connection_id=connection.id,
+                    fb_id=event.object_id,
+                    source=Source.WEBHOOK,
+                    now=now,
+                )
     except Exception as exc:
-        return _unavailable(FRESHBOOKS, connection.id, exc)
+        return _unavailable(deps, FRESHBOOKS, connection.id, exc)
     if delivery_id is None:
         return _answer(FRESHBOOKS, "duplicate", 200)
     outcome = "accepted" if kind is not None else "ignored"
@@ -317,34 +393,24 @@ def _ramp_envelope(body: bytes) -> dict[str, Any] | None:
     return data
 
 
-async def _checked_ramp_envelope(
-    deps: AppDeps, connection: Connection, body: bytes, request: Request
-) -> dict[str, Any] | Response:
+def _checked_ramp_envelope(
+    keys: WebhookKeys, body: bytes, headers: Mapping[str, str]
+) -> dict[str, Any] | _Refusal:
     """The verified, well-formed envelope of this connection, or the refusal to send."""
-    runtime = deps.runtime
-    async with read(runtime.engine) as db:
-        secrets = await webhook_secrets.ramp_secrets(db, runtime.cipher, connection.id)
-    headers = dict(request.headers)
-    if not ramp_signatures.verify_delivery(body, headers, secrets.values()):
-        log.warning(
+    if not ramp_signatures.verify_delivery(body, headers, keys.secrets):
+        return _Refusal(
+            "bad_signature",
+            401,
             "webhook.bad_signature",
-            source=RAMP,
-            connection_id=connection.id,
-            signed=bool(ramp_signatures.signature_values(headers)),
-            size=len(body),
+            {"signed": bool(ramp_signatures.signature_values(headers)), "size": len(body)},
         )
-        return _answer(RAMP, "bad_signature", 401)
     envelope = _ramp_envelope(body)
     if envelope is None:
-        return _answer(RAMP, "malformed", 400)
+        return _Refusal("malformed", 400)
     business_id = envelope.get("business_id")
-    if (
-        connection.ramp_business_id is not None
-        and isinstance(business_id, str)
-        and business_id != connection.ramp_business_id
-    ):
-        log.warning("webhook.wrong_account", source=RAMP, connection_id=connection.id)
-        return _answer(RAMP, "wrong_account", 403)
+    expected = keys.connection.ramp_business_id
+    if expected is not None and isinstance(business_id, str) and business_id != expected:
+        return _WRONG_ACCOUNT
     return envelope
 
 
@@ -353,11 +419,16 @@ async def ramp_webhook(request: Request) -> Response:
     prelude = await _prelude(request, deps, RAMP)
     if isinstance(prelude, Response):
         return prelude
-    connection, body = prelude
+    lookup, body = prelude
     runtime = deps.runtime
-    envelope = await _checked_ramp_envelope(deps, connection, body, request)
-    if isinstance(envelope, Response):
-        return envelope
+    headers = dict(request.headers)
+    decided = await _decide(
+        deps, RAMP, lookup, lambda keys: _checked_ramp_envelope(keys, body, headers)
+    )
+    if isinstance(decided, Response):
+        return decided
+    keys, envelope = decided
+    connection = keys.connection
     verification = envelope["type"] == RAMP_VERIFICATION_EVENT or "challenge" in envelope
     kind = Kind.RAMP_VERIFY_WEBHOOK if verification else Kind.RAMP_EVENT
     event_id: str = envelope["id"]
@@ -384,7 +455,7 @@ async def ramp_webhook(request: Request) -> Response:
                     unique_key=f"{kind.value}:{connection.id}:{event_id}",
                 )
     except Exception as exc:
-        return _unavailable(RAMP, connection.id, exc)
+        return _unavailable(deps, RAMP, connection.id, exc)
     if delivery_id is None:
         return _answer(RAMP, "duplicate", 200)
     outcome = "handshake" if verification else "accepted"
