@@ -99,6 +99,7 @@ from ml_connector.sync.planning import (
     Caches,
     Planned,
     Session,
+    load_links,
     open_session,
     original_mapping_version,
 )
@@ -1009,9 +1010,16 @@ async def run_object_sync(deps: SyncDeps, job: Job, kind: FreshBooksKind, plan: 
             planned, report = await _execute_plan(
                 deps, session, trail, kind=kind, fb_id=fb_id, plan=plan, planned=planned
             )
+            # An unchanged object's outcome still names its Ramp object: after a crash
+            # between the write and its outcome, the retry's row is the only outcome.
+            linked = (
+                None if report.written
+                else next(iter(await load_links(runtime, connection_id, [(kind, fb_id)])), None)
+            )  # fmt: skip
             await _conclude(
                 trail, kind=kind, fb_id=fb_id, planned=planned, report=report,
                 today=session.today, wait_days=session.config.expenses.wait_days,
+                linked_ramp_id=None if linked is None else linked.ramp_id,
             )  # fmt: skip
     except _ConcludedError:
         raise
@@ -1138,6 +1146,7 @@ async def _conclude(
     report: ExecutionReport,
     today: date,
     wait_days: int,
+    linked_ramp_id: str | None = None,
 ) -> None:
     for review in report.reviews:
         await trail.outcome(
@@ -1160,5 +1169,5 @@ async def _conclude(
         kind.value, fb_id, result,
         {"written": [list(w) for w in report.written],
          "reasons": [a.reason for a in planned.actions], **planned.notes},
-        ramp_id=report.written[-1][3] if report.written else None,
+        ramp_id=report.written[-1][3] if report.written else linked_ramp_id,
     )  # fmt: skip
