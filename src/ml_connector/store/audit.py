@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -118,6 +118,25 @@ _HASHED = (
 )
 
 
+@dataclass(frozen=True, kw_only=True)
+class NewEntry:
+    """One step to append: what `append` takes, as a value (for `append_many`)."""
+
+    object_type: str
+    step: str
+    at: datetime
+    actor: str
+    connection_id: int | None = None
+    fb_id: str | None = None
+    ramp_id: str | None = None
+    job_id: int | None = None
+    detail: Mapping[str, Any] | None = None
+
+    @property
+    def chain(self) -> str:
+        return chain_of(self.connection_id, self.object_type, self.fb_id, self.ramp_id)
+
+
 async def append(
     db: AsyncConnection,
     *,
@@ -132,44 +151,105 @@ async def append(
     detail: Mapping[str, Any] | None = None,
 ) -> AuditEntry:
     """Append one step to the object's chain (inside the caller's transaction)."""
-    chain = chain_of(connection_id, object_type, fb_id, ramp_id)
-    if db.dialect.name == "postgresql":
-        # Serialize appends to one chain across transactions; SQLite's write lock does it there.
-        await db.execute(
-            sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(chain, 0)))
+    entry = NewEntry(
+        object_type=object_type,
+        step=step,
+        at=at,
+        actor=actor,
+        connection_id=connection_id,
+        fb_id=fb_id,
+        ramp_id=ramp_id,
+        job_id=job_id,
+        detail=detail,
+    )
+    chain = entry.chain
+    await _lock_chains(db, [chain])
+    seq, prev = (await _heads(db, [chain])).get(chain, (0, GENESIS))
+    fields = _fields(entry, chain, seq + 1, prev)
+    row = (await db.execute(audit_log.insert().values(**fields).returning(*audit_log.c))).one()
+    return AuditEntry.from_row(row)
+
+
+async def append_many(db: AsyncConnection, entries: Sequence[NewEntry]) -> None:
+    """Append steps to their chains in order, in one insert (inside the caller's transaction).
+
+    The same rows `append` would write one at a time, chained in the order given: one
+    head lookup for all the chains and one multi-row insert instead of a lookup and an
+    insert per row. A backfill page queues a hundred objects this way.
+    """
+    if not entries:
+        return
+    chains = sorted({entry.chain for entry in entries})
+    await _lock_chains(db, chains)
+    heads = await _heads(db, chains)
+    rows = []
+    for entry in entries:
+        chain = entry.chain
+        seq, prev = heads.get(chain, (0, GENESIS))
+        fields = _fields(entry, chain, seq + 1, prev)
+        heads[chain] = (seq + 1, fields["entry_hash"])
+        rows.append(fields)
+    await db.execute(audit_log.insert(), rows)
+
+
+async def _lock_chains(db: AsyncConnection, chains: Sequence[str]) -> None:
+    """Serialize appends to these chains across transactions (PostgreSQL).
+
+    SQLite's single write lock does it there. Locks are taken in one statement, in
+    sorted chain order, so two batches over overlapping chains cannot deadlock.
+    """
+    if db.dialect.name != "postgresql":
+        return
+    await db.execute(
+        sa.select(
+            *(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(chain, 0)) for chain in chains)
         )
-    last = (
-        await db.execute(
-            sa.select(audit_log.c.seq, audit_log.c.entry_hash)
-            .where(audit_log.c.chain == chain)
-            .order_by(audit_log.c.seq.desc())
-            .limit(1)
+    )
+
+
+_HEAD_BATCH = 500
+
+
+async def _heads(db: AsyncConnection, chains: Sequence[str]) -> dict[str, tuple[int, str]]:
+    """Each chain's last (seq, entry_hash); chains with no rows yet are absent."""
+    heads: dict[str, tuple[int, str]] = {}
+    newer = audit_log.alias("newer")
+    for start in range(0, len(chains), _HEAD_BATCH):
+        batch = list(chains[start : start + _HEAD_BATCH])
+        query = sa.select(audit_log.c.chain, audit_log.c.seq, audit_log.c.entry_hash).where(
+            audit_log.c.chain.in_(batch),
+            ~sa.exists().where(newer.c.chain == audit_log.c.chain, newer.c.seq > audit_log.c.seq),
         )
-    ).one_or_none()
-    seq, prev = (1, GENESIS) if last is None else (last.seq + 1, last.entry_hash)
+        if len(batch) == 1:
+            # One chain: walk its (chain, seq) index backwards instead.
+            query = (
+                sa.select(audit_log.c.chain, audit_log.c.seq, audit_log.c.entry_hash)
+                .where(audit_log.c.chain == batch[0])
+                .order_by(audit_log.c.seq.desc())
+                .limit(1)
+            )
+        for row in await db.execute(query):
+            heads[row.chain] = (row.seq, row.entry_hash)
+    return heads
+
+
+def _fields(entry: NewEntry, chain: str, seq: int, prev: str) -> dict[str, Any]:
     # Round-trip through JSON so the hash covers exactly what the database stores.
-    clean = json.loads(_canonical(redact(dict(detail or {}))))
+    clean = json.loads(_canonical(redact(dict(entry.detail or {}))))
     fields = {
-        "connection_id": connection_id,
+        "connection_id": entry.connection_id,
         "chain": chain,
         "seq": seq,
-        "object_type": object_type,
-        "fb_id": fb_id,
-        "ramp_id": ramp_id,
-        "step": step,
-        "actor": actor,
-        "job_id": job_id,
-        "at": at,
+        "object_type": entry.object_type,
+        "fb_id": entry.fb_id,
+        "ramp_id": entry.ramp_id,
+        "step": entry.step,
+        "actor": entry.actor,
+        "job_id": entry.job_id,
+        "at": entry.at,
         "detail": clean,
     }
-    row = (
-        await db.execute(
-            audit_log.insert()
-            .values(**fields, prev_hash=prev, entry_hash=entry_hash(prev, fields))
-            .returning(*audit_log.c)
-        )
-    ).one()
-    return AuditEntry.from_row(row)
+    return fields | {"prev_hash": prev, "entry_hash": entry_hash(prev, fields)}
 
 
 async def for_fb_object(
@@ -305,7 +385,9 @@ __all__ = [
     "REDACTED",
     "AuditEntry",
     "ChainName",
+    "NewEntry",
     "append",
+    "append_many",
     "between",
     "canonical",
     "chain_of",

@@ -33,13 +33,23 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ml_connector.core.errors import FatalError, NeedsAttentionError
-from ml_connector.queue import WAITING, Enqueued, Job, JobState, Lane, Registry, cancel, enqueue
+from ml_connector.queue import (
+    WAITING,
+    Enqueued,
+    Job,
+    JobState,
+    Lane,
+    Registry,
+    cancel,
+    enqueue,
+    enqueue_many,
+)
 from ml_connector.queue import list_jobs as list_queue_jobs
 from ml_connector.store import audit, read, sync_state
 from ml_connector.store import object_marks as marks_store
 from ml_connector.store.connections import ConnectionStatus
 from ml_connector.store.job_tally import count_jobs
-from ml_connector.store.object_marks import NewMark
+from ml_connector.store.object_marks import Mark, NewMark
 from ml_connector.sync import snapshots
 from ml_connector.sync.enumeration import (
     BACKFILL_KEY,
@@ -47,8 +57,9 @@ from ml_connector.sync.enumeration import (
     CATEGORIES,
     COLLECTIONS,
     Collection,
+    Observation,
 )
-from ml_connector.sync.kinds import Kind, Source, enqueue_object_sync
+from ml_connector.sync.kinds import Kind, Source, object_sync_job
 from ml_connector.sync.runtime import Runtime
 from ml_connector.sync.sweep import Sweeper, SweepSettings, request_full_sweep
 
@@ -262,57 +273,60 @@ class Backfiller:
         marks = await marks_store.marks_for(
             db, connection_id=connection_id, fb_type=fb_type, fb_ids=[o.fb_id for o in items]
         )
-        fresh = []
-        for observation in items:
-            mark = marks.get(observation.fb_id)
-            if (
-                mark is not None
-                and mark.seen_at >= run_started
-                and mark.version == observation.version
-            ):
-                # Already enqueued by this run: the page boundaries moved under us.
-                continue
-            fresh.append(observation)
-            if collection is CATEGORIES:
-                # Categories are listed only as the sweep's baseline: a category has
-                # nothing of its own in Ramp, and this run syncs every bill and expense
-                # anyway, so re-evaluating their users now would only repeat that work.
-                continue
-            result = await enqueue_object_sync(
-                db,
-                kind=collection.kind,
-                connection_id=connection_id,
-                fb_id=observation.fb_id,
-                source=Source.BACKFILL,
-                now=now,
-                # The job plans from what this page listed (first attempt only).
-                extra=None
-                if observation.wire is None
-                else {snapshots.SNAPSHOT_ARG: snapshots.to_arg(observation.wire)},
-            )
-            await audit.append(
-                db,
-                object_type=fb_type,
-                step=AUDIT_STEP,
-                at=now,
-                actor=ACTOR,
-                connection_id=connection_id,
-                fb_id=observation.fb_id,
-                job_id=job_id,
-                detail={
-                    "run": state["run"],
-                    "collection": collection.name,
-                    "page": page_number,
-                    "freshbooks_updated_at": (
-                        None
-                        if observation.updated_at is None
-                        else observation.updated_at.isoformat()
-                    ),
-                    "vis_state": observation.vis_state,
-                    "sync_job_id": result.job_id,
-                    "coalesced": result.coalesced,
-                },
-            )
+        fresh = [
+            observation
+            for observation in items
+            if not _already_enqueued(marks.get(observation.fb_id), observation, run_started)
+        ]
+        # Categories are listed only as the sweep's baseline: a category has nothing of
+        # its own in Ramp, and this run syncs every bill and expense anyway, so
+        # re-evaluating their users now would only repeat that work.
+        syncs = [] if collection is CATEGORIES else fresh
+        results = await enqueue_many(
+            db,
+            [
+                object_sync_job(
+                    kind=collection.kind,
+                    connection_id=connection_id,
+                    fb_id=observation.fb_id,
+                    source=Source.BACKFILL,
+                    # The job plans from what this page listed (first attempt only).
+                    extra=None
+                    if observation.wire is None
+                    else {snapshots.SNAPSHOT_ARG: snapshots.to_arg(observation.wire)},
+                )
+                for observation in syncs
+            ],
+            now=now,
+        )
+        await audit.append_many(
+            db,
+            [
+                audit.NewEntry(
+                    object_type=fb_type,
+                    step=AUDIT_STEP,
+                    at=now,
+                    actor=ACTOR,
+                    connection_id=connection_id,
+                    fb_id=observation.fb_id,
+                    job_id=job_id,
+                    detail={
+                        "run": state["run"],
+                        "collection": collection.name,
+                        "page": page_number,
+                        "freshbooks_updated_at": (
+                            None
+                            if observation.updated_at is None
+                            else observation.updated_at.isoformat()
+                        ),
+                        "vis_state": observation.vis_state,
+                        "sync_job_id": result.job_id,
+                        "coalesced": result.coalesced,
+                    },
+                )
+                for observation, result in zip(syncs, results, strict=True)
+            ],
+        )
         await marks_store.save_marks(
             db,
             connection_id=connection_id,
@@ -324,6 +338,11 @@ class Backfiller:
             now=now,
         )
         return len(fresh)
+
+
+def _already_enqueued(mark: Mark | None, observation: Observation, run_started: datetime) -> bool:
+    """Listed again by this run: the page boundaries moved under us."""
+    return mark is not None and mark.seen_at >= run_started and mark.version == observation.version
 
 
 # --- progress -----------------------------------------------------------------------

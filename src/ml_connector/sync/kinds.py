@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ml_connector.queue import Enqueued, Lane, enqueue
+from ml_connector.queue import Enqueued, Lane, NewJob, enqueue_job
 
 
 class Kind(StrEnum):
@@ -79,6 +79,32 @@ def object_lock_key(connection_id: int, fb_type: str, fb_id: str) -> str:
     return f"{connection_id}:{fb_type}:{fb_id}"
 
 
+def object_sync_job(
+    *,
+    kind: Kind,
+    connection_id: int,
+    fb_id: str | int,
+    source: Source,
+    extra: dict[str, Any] | None = None,
+) -> NewJob:
+    """The queue entry that syncs one FreshBooks object (for `enqueue`/`enqueue_many`)."""
+    fb_type = OBJECT_KINDS[kind]
+    object_id = str(fb_id)
+    return NewJob(
+        kind=kind.value,
+        args={
+            "connection_id": connection_id,
+            "fb_id": object_id,
+            "source": source.value,
+            **(extra or {}),
+        },
+        connection_id=connection_id,
+        priority=_LANES[source],
+        lock_key=object_lock_key(connection_id, fb_type, object_id),
+        unique_key=f"{kind.value}:{connection_id}:{object_id}",
+    )
+
+
 async def enqueue_object_sync(
     db: AsyncConnection,
     *,
@@ -90,23 +116,17 @@ async def enqueue_object_sync(
     extra: dict[str, Any] | None = None,
 ) -> Enqueued:
     """Enqueue the sync of one FreshBooks object inside the caller's transaction."""
-    fb_type = OBJECT_KINDS[kind]
-    object_id = str(fb_id)
-    return await enqueue(
-        db,
-        kind=kind.value,
-        args={
-            "connection_id": connection_id,
-            "fb_id": object_id,
-            "source": source.value,
-            **(extra or {}),
-        },
-        now=now,
-        connection_id=connection_id,
-        priority=_LANES[source],
-        lock_key=object_lock_key(connection_id, fb_type, object_id),
-        unique_key=f"{kind.value}:{connection_id}:{object_id}",
+    job = object_sync_job(
+        kind=kind, connection_id=connection_id, fb_id=fb_id, source=source, extra=extra
     )
+    return await enqueue_job(db, job, now=now)
 
 
-__all__ = ["OBJECT_KINDS", "Kind", "Source", "enqueue_object_sync", "object_lock_key"]
+__all__ = [
+    "OBJECT_KINDS",
+    "Kind",
+    "Source",
+    "enqueue_object_sync",
+    "object_lock_key",
+    "object_sync_job",
+]

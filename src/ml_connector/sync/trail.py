@@ -110,7 +110,7 @@ class Trail:
         self.connection_id = connection_id
         self.job_id = job_id
         self.actor = actor
-        self._held: list[tuple[str, str, str, dict[str, Any], datetime]] = []
+        self._held: list[audit.NewEntry] = []
 
     async def append(
         self,
@@ -124,27 +124,23 @@ class Trail:
         at: datetime | None = None,
     ) -> None:
         """One row inside the caller's transaction (after any rows held back)."""
-        await self._write_held(db)
-        await self._append(db, object_type, fb_id, step, detail, ramp_id=ramp_id, at=at)
+        held, self._held = self._held, []
+        entry = self._entry(object_type, fb_id, step, detail, ramp_id=ramp_id, at=at)
+        await audit.append_many(db, [*held, entry])
 
     def hold(self, object_type: str, fb_id: str, step: str, detail: Mapping[str, Any]) -> None:
         """A row for the next transaction that appends (stamped now, written then)."""
-        self._held.append((object_type, fb_id, step, dict(detail), self._clock()))
+        self._held.append(self._entry(object_type, fb_id, step, detail))
 
     async def flush(self) -> None:
         """Write the rows held back, if any, in a transaction of their own."""
         if self._held:
             async with self._engine.begin() as db:
-                await self._write_held(db)
+                held, self._held = self._held, []
+                await audit.append_many(db, held)
 
-    async def _write_held(self, db: AsyncConnection) -> None:
-        held, self._held = self._held, []
-        for object_type, fb_id, step, detail, at in held:
-            await self._append(db, object_type, fb_id, step, detail, at=at)
-
-    async def _append(
+    def _entry(
         self,
-        db: AsyncConnection,
         object_type: str,
         fb_id: str,
         step: str,
@@ -152,9 +148,8 @@ class Trail:
         *,
         ramp_id: str | None = None,
         at: datetime | None = None,
-    ) -> None:
-        await audit.append(
-            db,
+    ) -> audit.NewEntry:
+        return audit.NewEntry(
             object_type=object_type,
             step=step,
             at=at or self._clock(),
@@ -163,7 +158,7 @@ class Trail:
             fb_id=fb_id,
             ramp_id=ramp_id,
             job_id=self.job_id,
-            detail=detail,
+            detail=dict(detail),
         )
 
     async def record(

@@ -352,3 +352,28 @@ async def test_lost_lease_cancels_the_handler(engine: AsyncEngine, clock: FixedC
         job = await ops.get(db, enq.job_id)
     assert job is not None
     assert job.state is JobState.RETRYABLE
+
+
+@pytest.mark.anyio
+async def test_a_claim_skips_a_lock_key_another_claim_is_starting(
+    engine: AsyncEngine, database_url: str, clock: FixedClock
+) -> None:
+    """Two open claims never wait on each other's lock keys (they would deadlock)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's write lock runs claims one at a time")
+    first = await _enqueue(engine, clock, args={"n": 1}, lock_key="k1")
+    second_engine = make_engine(database_url)
+    try:
+        async with engine.begin() as a:
+            [job_a] = await ops.claim(a, owner="a", now=clock(), lease=LEASE)
+            assert job_a.id == first.job_id
+            # Enqueued after a's claim locked its candidates, so b sees them.
+            await _enqueue(second_engine, clock, args={"n": 2}, lock_key="k1")
+            other = await _enqueue(second_engine, clock, args={"n": 3}, lock_key="k2")
+            async with second_engine.begin() as b:
+                # Without the skip, b's claim of job 2 waits on a's uncommitted k1 entry.
+                await b.exec_driver_sql("SET LOCAL lock_timeout = '5s'")
+                [job_b] = await ops.claim(b, owner="b", now=clock(), lease=LEASE)
+        assert job_b.id == other.job_id
+    finally:
+        await second_engine.dispose()

@@ -303,3 +303,55 @@ async def test_an_abandoned_intent_is_inherited_by_exactly_one_job(
         again = await links.take_over_intent(db, first, job_id=8, now=clock())
     assert again is not None
     assert again.created_at == clock()
+
+
+@pytest.mark.anyio
+async def test_append_many_chains_rows_as_append_would(
+    engine: AsyncEngine, clock: FixedClock
+) -> None:
+    cid = await _cid(engine, clock)
+
+    def entry(fb_id: str, step: str, **detail: object) -> audit.NewEntry:
+        return audit.NewEntry(
+            connection_id=cid,
+            object_type="bill",
+            fb_id=fb_id,
+            step=step,
+            at=clock(),
+            actor="worker",
+            detail=detail,
+        )
+
+    async with engine.begin() as db:
+        before = await audit.append(
+            db, connection_id=cid, object_type="bill", fb_id="1", step="received",
+            at=clock(), actor="worker",
+        )  # fmt: skip
+        await audit.append_many(
+            db,
+            [
+                entry("1", "fetched"),
+                entry("2", "received"),
+                entry("1", "mapped", client_secret="x"),
+                entry("2", "fetched"),
+            ],
+        )
+        after = await audit.append(
+            db, connection_id=cid, object_type="bill", fb_id="1", step="outcome",
+            at=clock(), actor="worker",
+        )  # fmt: skip
+        await audit.append_many(db, [])
+    async with read(engine) as db:
+        one = await audit.for_fb_object(db, fb_id="1", connection_id=cid)
+        two = await audit.for_fb_object(db, fb_id="2", connection_id=cid)
+        assert await audit.verify_chain(db, before.chain) == []
+        assert await audit.verify_chain(db, two[0].chain) == []
+    assert [(e.seq, e.step) for e in one] == [
+        (1, "received"),
+        (2, "fetched"),
+        (3, "mapped"),
+        (4, "outcome"),
+    ]
+    assert after.prev_hash == one[2].entry_hash
+    assert one[2].detail == {"client_secret": audit.REDACTED}
+    assert [(e.seq, e.step) for e in two] == [(1, "received"), (2, "fetched")]
