@@ -45,7 +45,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-import anyio
 import pydantic
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -94,6 +93,7 @@ from ml_connector.store import links as links_store
 from ml_connector.store.connections import Connection, ConnectionStatus
 from ml_connector.store.links import IntentState, WriteIntent
 from ml_connector.sync import convert, snapshots
+from ml_connector.sync.intent_signals import IntentSignals
 from ml_connector.sync.kinds import Kind
 from ml_connector.sync.planning import (
     Caches,
@@ -131,16 +131,18 @@ INTENT_SETTLE_SECONDS = float((DEFAULT_TIMEOUT.connect or 0.0) + (DEFAULT_TIMEOU
 no Ramp call outlives the client's connect + read timeouts."""
 CONTENDED_RETRY_SECONDS = 2.0
 """How soon a job that lost a race tries again (the winner needs a few requests)."""
-CONTENDED_WAIT_SECONDS = 10.0
-"""How long a job that lost a race waits in place for the winner before giving up its
-attempt. Waiting costs a few reads; a failed attempt costs a whole job's work again, and
-in a backfill every bill of a vendor being created would lose to it."""
+CONTENDED_WAIT_SECONDS = 30.0
+"""How long, in all, one attempt waits in place for winners before giving up. Waiting
+costs a few reads; a failed attempt costs a whole job's work again plus its back-off.
+One connection creates its vendors one at a time, so at the start of a backfill a
+vendor's job may wait behind a few dozen others (~0.3 s each), each wait a re-plan."""
 CONTENDED_POLL_SECONDS = 0.15
 """How often a waiting job looks whether the winner is done (a vendor create: ~0.1-0.3 s)."""
-MAX_REPLANS = 3
+MAX_REPLANS = 100
+"""Re-plans within one attempt after waiting for a winner (then the attempt retries): a
+backstop against a livelock; the wait above is what normally bounds an attempt."""
 VENDOR_SYNCS_RETRY_SECONDS = 30.0
 """How soon an expense that needs a Ramp vendor looks again while vendor syncs still run."""
-"""Re-plans within one attempt after waiting for a winner (then the attempt retries)."""
 ADOPTED_STALE_HASH = content_hash({"adopted": "from an earlier version"})
 """Link hash of a bill adopted after a lost answer whose request was an older version:
 it matches no plan, so the next plan updates the bill."""
@@ -201,10 +203,13 @@ class Executor:
         wait_days: int = 5,
         vendor_policy: VendorsSection | None = None,
         changed: tuple[str, str, datetime] | None = None,
+        signals: IntentSignals | None = None,
     ) -> None:
         """`changed` is (object type, FreshBooks id, FreshBooks ``updated_at``) of the job's
-        object: its writes are timed from that change for the latency metric."""
+        object: its writes are timed from that change for the latency metric. `signals`
+        wakes this process's jobs waiting for one of its intents."""
         self._engine = engine
+        self._signals = signals
         self._ramp = ramp
         self._clock = clock
         self._trail = trail
@@ -402,6 +407,7 @@ class Executor:
                     now=self._clock(),
                 )
             await self._trail.append(db, *audit_object, step, detail, ramp_id=ramp_id)
+        self._signal_resolved(taken)
         if succeeded and ramp_id is not None:
             self.report.written.append((audit_object[0], audit_object[1], step, ramp_id))
             self._observe_latency(audit_object)
@@ -432,6 +438,12 @@ class Executor:
                     db, taken.intent.id, succeeded=False, now=self._clock()
                 )
             await self._trail.append(db, *audit_object, Step.ERROR, detail)
+        if not unknown:
+            self._signal_resolved(taken)
+
+    def _signal_resolved(self, taken: _Taken) -> None:
+        if self._signals is not None:
+            self._signals.resolved(taken.intent.id)
 
     async def _call(
         self,
@@ -1066,6 +1078,7 @@ async def _execute_plan(
                 "(a backfill creates vendors first); trying again once they are done",
                 retry_after=VENDOR_SYNCS_RETRY_SECONDS,
             )
+    patience = _Patience(polls=int(CONTENDED_WAIT_SECONDS / CONTENDED_POLL_SECONDS))
     for replans in range(MAX_REPLANS + 1):
         trail.mapped(
             kind.value, fb_id, mapping_version=session.mapping_version, actions=planned.actions
@@ -1075,11 +1088,12 @@ async def _execute_plan(
             cache=deps.caches.ramp, mapping_version=session.mapping_version,
             vendor_policy=session.config.vendors,
             changed=None if changed_at is None else (kind.value, fb_id, changed_at),
+            signals=deps.caches.intents,
         )  # fmt: skip
         try:
             return planned, await executor.run(planned.actions)
         except ContendedError as exc:
-            if replans == MAX_REPLANS or not await _wait_for_write(runtime, exc):
+            if replans == MAX_REPLANS or not await _wait_for_write(deps, exc, patience):
                 raise
             trail.hold(
                 kind.value, fb_id, Step.CONTENDED,
@@ -1102,24 +1116,33 @@ async def _vendor_syncs_unfinished(runtime: Runtime, trail: Trail) -> bool:
     return bool(pending)
 
 
-async def _wait_for_write(runtime: Runtime, contended: ContendedError) -> bool:
+@dataclass
+class _Patience:
+    """What is left of one attempt's waiting for winners, in polls."""
+
+    polls: int
+
+
+async def _wait_for_write(deps: SyncDeps, contended: ContendedError, patience: _Patience) -> bool:
     """True once the winner's write is done (or its job no longer runs), False if it is
-    still going after the wait.
+    still going when the attempt's patience runs out.
 
     The write, not the winner's whole job: a bill job that created the vendor goes on to
     create its own bill, and everything waiting on the vendor need not wait for that.
     Bounded by a number of polls with real sleeps, not by the injected clock: what is
     awaited is another task's actual progress, which a test's moved clock cannot hurry.
+    A winner in this process cuts the wait short through `IntentSignals`.
     """
-    for _ in range(int(CONTENDED_WAIT_SECONDS / CONTENDED_POLL_SECONDS)):
-        async with read(runtime.engine) as db:
+    while patience.polls > 0:
+        async with read(deps.runtime.engine) as db:
             intent = await links_store.intent_by_id(db, contended.intent_id)
             if intent is None or intent.state is not IntentState.PENDING:
                 return True
             owner = await get_job(db, contended.owner_job_id)
         if owner is None or owner.state is not JobState.RUNNING:
             return True
-        await anyio.sleep(CONTENDED_POLL_SECONDS)
+        patience.polls -= 1
+        await deps.caches.intents.wait(contended.intent_id, at_most=CONTENDED_POLL_SECONDS)
     return False
 
 

@@ -40,6 +40,7 @@ from ml_connector.store import mappings as mappings_store
 from ml_connector.store import read
 from ml_connector.store.connections import Connection
 from ml_connector.sync import convert
+from ml_connector.sync.intent_signals import IntentSignals
 from ml_connector.sync.ramp_state import (
     DEFAULT_TTL,
     RampStateCache,
@@ -155,6 +156,7 @@ class Caches:
     ramp: RampStateCache
     categories: CategoryCache
     vendor_terms: VendorTermsCache
+    intents: IntentSignals = field(default_factory=IntentSignals)
 
     @classmethod
     def build(cls, clock: Clock, ttl: timedelta = DEFAULT_TTL) -> Caches:
