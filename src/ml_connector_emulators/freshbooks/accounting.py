@@ -25,13 +25,8 @@ from ml_connector_emulators.freshbooks.access import (
 )
 from ml_connector_emulators.freshbooks.books import Books
 from ml_connector_emulators.freshbooks.errors import ApiError, Family, accounting_error
-from ml_connector_emulators.freshbooks.query import (
-    apply_filters,
-    apply_sort,
-    includes_of,
-    page_of,
-    parse_query,
-)
+from ml_connector_emulators.freshbooks.listing import list_result
+from ml_connector_emulators.freshbooks.query import includes_of, parse_query
 from ml_connector_emulators.freshbooks.resources import BY_PATH, Resource
 
 _FAMILY = Family.ACCOUNTING
@@ -82,9 +77,7 @@ async def collection(request: Request) -> Response:
         return _single(resource, books.render(resource.kind, record, includes))
     resource, books = _context(request, write=False)
     query = parse_query(request.query_params.multi_items())
-    rows = books.all_wire(resource.kind, query.includes)
-    rows = apply_sort(apply_filters(rows, query, resource.filters), query.sort)
-    return JSONResponse({"response": {"result": page_of(rows, query, resource.plural)}})
+    return JSONResponse({"response": {"result": list_result(books, resource, query)}})
 
 
 async def member(request: Request) -> Response:

@@ -3,12 +3,13 @@
 Each line rounds to cents on its own (as a printed bill does); the bill sums its lines.
 A second tax compounds on the first only when the line says so. Status precedence:
 `paid` (nothing outstanding), `partial` (something paid), `overdue` (past due and
-unpaid), else `unpaid`.
+unpaid), else `unpaid`. A vendor's balances are its active bills' outstanding amounts,
+per currency, and the part of them past due.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -55,6 +56,29 @@ def due_date(bill: Bill) -> date:
     return bill.issue_date + timedelta(days=bill.due_offset_days)
 
 
+@dataclass(frozen=True)
+class VendorBalances:
+    outstanding: dict[str, Decimal]
+    overdue: dict[str, Decimal]
+
+
+def vendor_balances(
+    bills: Iterable[Bill], payments_of: Callable[[int], Iterable[BillPayment]], today: date
+) -> VendorBalances:
+    outstanding: dict[str, Decimal] = {}
+    overdue: dict[str, Decimal] = {}
+    for bill in bills:
+        if bill.vis_state != ACTIVE:
+            continue
+        totals = bill_totals(bill, payments_of(bill.id), today)
+        if totals.outstanding:
+            code = bill.currency_code
+            outstanding[code] = outstanding.get(code, Decimal(0)) + totals.outstanding
+            if totals.due_date < today:
+                overdue[code] = overdue.get(code, Decimal(0)) + totals.outstanding
+    return VendorBalances(outstanding, overdue)
+
+
 def bill_totals(bill: Bill, payments: Iterable[BillPayment], today: date) -> BillTotals:
     lines = [line_totals(line) for line in bill.lines]
     amount = sum((t.amount for t in lines), ZERO)
@@ -74,4 +98,12 @@ def bill_totals(bill: Bill, payments: Iterable[BillPayment], today: date) -> Bil
     return BillTotals(amount, tax, total, paid, outstanding, status, due)
 
 
-__all__ = ["BillTotals", "LineTotals", "bill_totals", "due_date", "line_totals"]
+__all__ = [
+    "BillTotals",
+    "LineTotals",
+    "VendorBalances",
+    "bill_totals",
+    "due_date",
+    "line_totals",
+    "vendor_balances",
+]

@@ -4,7 +4,9 @@ Every write goes through here so that the side effects FreshBooks would have hap
 one place: `updated` stamps, a bill payment changing its bill, and the webhook event the
 write emits (`bill.create`, `expense.delete`, ...; bill payments have no events of their
 own, so they surface as `bill.update`). A PUT carrying `vis_state` applies only that and
-silently drops every other key, as FreshBooks' update phases do.
+silently drops every other key, as FreshBooks' update phases do. Because every write
+passes here, so does the upkeep of the indexes reads rely on: payments by bill, bills by
+vendor and the vendors' remembered balances (`vendor_bills`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from ml_connector_emulators.freshbooks.records import (
     Vendor,
 )
 from ml_connector_emulators.freshbooks.resources import RESOURCES, Resource
+from ml_connector_emulators.freshbooks.vendor_bills import VendorBills
 
 Wire = dict[str, Any]
 EventSink = Callable[[str, str, int], None]  # (account_id, event name, object id)
@@ -82,6 +85,7 @@ class Books:
         self.payments: dict[int, BillPayment] = {}
         self.expenses: dict[int, Expense] = {}
         self._payments_by_bill: dict[int, list[BillPayment]] = {}
+        self._vendor_bills = VendorBills()
         self._seed_chart(chart_created)
 
     def _seed_chart(self, created: datetime) -> None:
@@ -144,9 +148,13 @@ class Books:
     def payments_of(self, billid: int) -> list[BillPayment]:
         return self._payments_by_bill.get(billid, [])
 
+    def bills_of_vendor(self, vendorid: int) -> list[Bill]:
+        """The vendor's bills in id order, without looking at anyone else's."""
+        return self._vendor_bills.of(vendorid)
+
     # --- reads ---------------------------------------------------------------------
 
-    def _store(self, kind: str) -> dict[int, Any]:
+    def store(self, kind: str) -> dict[int, Any]:
         stores: dict[str, dict[int, Any]] = {
             "bills": self.bills,
             "bill_vendors": self.vendors,
@@ -181,12 +189,11 @@ class Books:
         return plain[kind](record)
 
     def _render_vendor(self, vendor: Vendor) -> Wire:
-        bills = [b for b in self.bills.values() if b.vendorid == vendor.id]
-        payments = {b.id: self.payments_of(b.id) for b in bills}
-        return render.vendor(vendor, bills, payments, self.today())
+        balances = self._vendor_bills.balances(vendor.id, self.today(), self.payments_of)
+        return render.vendor(vendor, balances)
 
     def all_wire(self, kind: str, includes: set[str]) -> list[Wire]:
-        store = self._store(kind)
+        store = self.store(kind)
         return [self.render(kind, store[key], includes) for key in sorted(store)]
 
     def find(self, resource: Resource, raw_id: Any) -> Any:
@@ -194,7 +201,7 @@ class Books:
             record_id = parse_int(raw_id)
         except BadValueError:
             raise not_found(resource.single, "id", raw_id) from None
-        record = self._store(resource.kind).get(record_id)
+        record = self.store(resource.kind).get(record_id)
         if record is None:
             raise not_found(resource.single, "id", raw_id)
         return record
@@ -219,9 +226,12 @@ class Books:
             record = writes.new_tax(body, self, now)
         else:
             raise accounting_error(405, 1003, f"{resource.plural} cannot be created.")
-        self._store(kind)[record.id] = record
-        if isinstance(record, BillPayment):
+        self.store(kind)[record.id] = record
+        if isinstance(record, Bill):
+            self._vendor_bills.added(record)
+        elif isinstance(record, BillPayment):
             self._payments_by_bill.setdefault(record.billid, []).append(record)
+            self._balances_moved(record)
         self._announce(resource, record, "create")
         return record
 
@@ -244,9 +254,16 @@ class Books:
         if kind == "bill_vendors":
             writes.update_vendor(record, body, now)
         elif kind == "bills":
-            writes.update_bill(record, body, self, now)
+            vendorid_before = record.vendorid
+            try:
+                writes.update_bill(record, body, self, now)
+            finally:
+                self._vendor_bills.changed(record, vendorid_before)
         elif kind == "bill_payments":
-            writes.update_payment(record, body, self, now)
+            try:
+                writes.update_payment(record, body, self, now)
+            finally:
+                self._balances_moved(record)
         elif kind == "expenses":
             writes.update_expense(record, body, self, now)
         elif kind == "categories":
@@ -283,14 +300,26 @@ class Books:
         record.vis_state = state
         if hasattr(record, "updated"):
             record.updated = now
+        self._balances_moved(record)
         self._announce(resource, record, "delete" if state == DELETED else "update")
 
     def delete(self, kind: str, raw_id: Any) -> None:
         """A real HTTP DELETE (taxes only); the row is gone afterwards."""
         resource = RESOURCES[kind]
         record = self.find(resource, raw_id)
-        del self._store(kind)[record.id]
+        del self.store(kind)[record.id]
+        if isinstance(record, Bill):
+            self._vendor_bills.removed(record)
+        elif isinstance(record, BillPayment):
+            self._payments_by_bill[record.billid].remove(record)
+            self._balances_moved(record)
         self._announce(resource, record, "delete")
+
+    def _balances_moved(self, record: Any) -> None:
+        """A bill or payment changed: its vendor's remembered balances are stale."""
+        bill = self.bills.get(record.billid) if isinstance(record, BillPayment) else record
+        if isinstance(bill, Bill):
+            self._vendor_bills.touched(bill.vendorid)
 
     def _announce(self, resource: Resource, record: Any, verb: str) -> None:
         if isinstance(record, BillPayment):

@@ -130,7 +130,8 @@ def stamp_in(zone: ZoneInfo | None) -> Parser:
     return parse
 
 
-def _comparable(value: Any, parse: Parser) -> Any:
+def comparable(value: Any, parse: Parser) -> Any:
+    """A wire value as a filter compares it: money as its amount, text through `parse`."""
     if isinstance(value, dict) and "amount" in value:
         return parse_decimal(value["amount"])
     if isinstance(value, str):
@@ -138,26 +139,44 @@ def _comparable(value: Any, parse: Parser) -> Any:
     return value
 
 
-def _matches(record: Record, spec: Filter, wanted: Any) -> bool:
-    raw = record.get(spec.wire_field)
-    if spec.kind is Kind.LIKE:
-        return raw is not None and str(wanted).lower() in str(raw).lower()
-    if raw is None:
-        return False
-    have = _comparable(raw, spec.parse)
-    if spec.kind is Kind.EQ:
+def like(raw: Any, wanted: Any) -> bool:
+    return raw is not None and str(wanted).lower() in str(raw).lower()
+
+
+def holds(kind: Kind, have: Any, wanted: Any) -> bool:
+    """An EQ/IN/MIN/MAX filter on a value already made `comparable`."""
+    if kind is Kind.EQ:
         return bool(have == wanted)
-    if spec.kind is Kind.IN:
+    if kind is Kind.IN:
         return have in wanted
-    if spec.kind is Kind.MIN:
+    if kind is Kind.MIN:
         return bool(have >= wanted)
     return bool(have < wanted)
 
 
-def apply_filters(
-    records: list[Record], query: ListQuery, filters: Mapping[str, Filter]
-) -> list[Record]:
-    """Records matching every known filter; unknown `search[...]` keys are ignored."""
+def _matches(record: Record, spec: Filter, wanted: Any) -> bool:
+    raw = record.get(spec.wire_field)
+    if spec.kind is Kind.LIKE:
+        return like(raw, wanted)
+    if raw is None:
+        return False
+    return holds(spec.kind, comparable(raw, spec.parse), wanted)
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """A list query's `search[...]` read once: the `vis_state` asked for (None: hide the
+    deleted) and each known filter with its parsed value."""
+
+    vis_state: int | None
+    filters: list[tuple[Filter, Any]]
+
+    def vis_state_ok(self, vis_state: int) -> bool:
+        return vis_state != 1 if self.vis_state is None else vis_state == self.vis_state
+
+
+def conditions(query: ListQuery, filters: Mapping[str, Filter]) -> Conditions:
+    """Errors come out in FreshBooks' order: `vis_state` first, then each filter in turn."""
     vis_raw = query.search.get("vis_state")
     try:
         vis_state = parse_int(vis_raw) if vis_raw is not None else None
@@ -165,10 +184,7 @@ def apply_filters(
         raise accounting_error(
             400, 1004, f"Invalid value for search[vis_state]: {vis_raw}."
         ) from None
-    if vis_state is None:
-        kept = [r for r in records if r.get("vis_state", 0) != 1]
-    else:
-        kept = [r for r in records if r.get("vis_state", 0) == vis_state]
+    wanted_by_filter: list[tuple[Filter, Any]] = []
     for name, spec in filters.items():
         try:
             if spec.kind is Kind.IN:
@@ -185,16 +201,36 @@ def apply_filters(
             raise accounting_error(
                 400, 1004, f"Invalid value for search[{name}].", field=name
             ) from None
-        kept = [r for r in kept if _matches(r, spec, wanted)]
+        wanted_by_filter.append((spec, wanted))
+    return Conditions(vis_state, wanted_by_filter)
+
+
+def apply_filters(
+    records: list[Record], query: ListQuery, filters: Mapping[str, Filter]
+) -> list[Record]:
+    """Records matching every known filter; unknown `search[...]` keys are ignored."""
+    wanted = conditions(query, filters)
+    kept = [r for r in records if wanted.vis_state_ok(r.get("vis_state", 0))]
+    for spec, value in wanted.filters:
+        kept = [r for r in kept if _matches(r, spec, value)]
     return kept
 
 
-def apply_sort(records: list[Record], sort: str | None) -> list[Record]:
+def sort_order(sort: str | None) -> tuple[str, bool] | None:
+    """`sort=<field>_asc|_desc` as (field, descending); None when it asks for nothing."""
     if not sort:
-        return records
+        return None
     name, _, direction = sort.rpartition("_")
     if direction not in {"asc", "desc"} or not name:
+        return None
+    return name, direction == "desc"
+
+
+def apply_sort(records: list[Record], sort: str | None) -> list[Record]:
+    order = sort_order(sort)
+    if order is None:
         return records
+    name, descending = order
     present = [r for r in records if r.get(name) is not None]
     absent = [r for r in records if r.get(name) is None]
 
@@ -205,7 +241,7 @@ def apply_sort(records: list[Record], sort: str | None) -> list[Record]:
         return value
 
     try:
-        ordered = sorted(present, key=key, reverse=direction == "desc")
+        ordered = sorted(present, key=key, reverse=descending)
     except TypeError:
         return records
     return ordered + absent
@@ -236,6 +272,7 @@ __all__ = [
     "DEFAULT_PER_PAGE",
     "MAX_PER_PAGE",
     "ApiError",
+    "Conditions",
     "Filter",
     "Kind",
     "ListQuery",
@@ -243,12 +280,17 @@ __all__ = [
     "apply_filters",
     "apply_sort",
     "boolean",
+    "comparable",
+    "conditions",
     "day",
     "decimal",
+    "holds",
     "includes_of",
     "integer",
+    "like",
     "page_of",
     "parse_query",
+    "sort_order",
     "stamp_in",
     "text",
 ]

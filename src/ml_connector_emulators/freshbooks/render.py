@@ -8,12 +8,12 @@ carry a nested `category` object and no flat `categoryid`; expense taxes in came
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from ml_connector_emulators.freshbooks.bill_math import bill_totals, line_totals
+from ml_connector_emulators.freshbooks.bill_math import VendorBalances, bill_totals, line_totals
 from ml_connector_emulators.freshbooks.formats import (
     decimal_text,
     eastern_stamp,
@@ -96,20 +96,7 @@ def payment(record: BillPayment) -> Wire:
     }
 
 
-def vendor(
-    record: Vendor, bills: Iterable[Bill], payments_of: Mapping[int, list[BillPayment]], today: date
-) -> Wire:
-    outstanding: dict[str, Decimal] = {}
-    overdue: dict[str, Decimal] = {}
-    for bill in bills:
-        if bill.vis_state != ACTIVE:
-            continue
-        totals = bill_totals(bill, payments_of.get(bill.id, []), today)
-        if totals.outstanding:
-            code = bill.currency_code
-            outstanding[code] = outstanding.get(code, Decimal(0)) + totals.outstanding
-            if totals.due_date < today:
-                overdue[code] = overdue.get(code, Decimal(0)) + totals.outstanding
+def vendor(record: Vendor, balances: VendorBalances) -> Wire:
     return {
         "vendorid": record.id,
         "vendor_name": record.vendor_name,
@@ -130,10 +117,10 @@ def vendor(
         "is_1099": record.is_1099,
         "note": record.note,
         "outstanding_balance": [
-            {"amount": money(amount, code)} for code, amount in sorted(outstanding.items())
+            {"amount": money(amount, code)} for code, amount in sorted(balances.outstanding.items())
         ],
         "overdue_balance": [
-            {"amount": money(amount, code)} for code, amount in sorted(overdue.items())
+            {"amount": money(amount, code)} for code, amount in sorted(balances.overdue.items())
         ],
         "tax_defaults": [
             {

@@ -24,8 +24,10 @@ from ml_connector_emulators.freshbooks.query import (
     text,
 )
 
-_utc = stamp_in(None)
-_eastern = stamp_in(EASTERN)
+UTC_STAMP = stamp_in(None)
+EASTERN_STAMP = stamp_in(EASTERN)
+"""How `updated` betweens read their bounds: bills and vendors stamp in UTC, the older
+resources in US/Eastern (`columns` reads records the same way)."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ RESOURCES: dict[str, Resource] = {
                 "currency_code": Filter(Kind.EQ, "currency_code", text),
                 "bill_number": Filter(Kind.LIKE, "bill_number", text),
                 **_between("issue_date", "issue_date", day),
-                **_between("updated", "updated_at", _utc),
+                **_between("updated", "updated_at", UTC_STAMP),
             },
         ),
         Resource(
@@ -87,7 +89,7 @@ RESOURCES: dict[str, Resource] = {
             filters={
                 **_ids("vendorid", "vendorid"),
                 "vendor_name": Filter(Kind.LIKE, "vendor_name", text),
-                **_between("updated", "updated_at", _utc),
+                **_between("updated", "updated_at", UTC_STAMP),
             },
         ),
         Resource(
@@ -122,7 +124,7 @@ RESOURCES: dict[str, Resource] = {
                 "vendor": Filter(Kind.LIKE, "vendor", text),
                 **_between("amount", "amount", decimal),
                 **_between("date", "date", day),
-                **_between("updated", "updated", _eastern),
+                **_between("updated", "updated", EASTERN_STAMP),
             },
         ),
         Resource(
@@ -153,7 +155,7 @@ RESOURCES: dict[str, Resource] = {
                 "name": Filter(Kind.LIKE, "name", text),
                 "number": Filter(Kind.LIKE, "number", text),
                 "compound": Filter(Kind.EQ, "compound", boolean),
-                **_between("updated", "updated", _eastern),
+                **_between("updated", "updated", EASTERN_STAMP),
             },
         ),
         Resource(
@@ -171,4 +173,4 @@ RESOURCES: dict[str, Resource] = {
 
 BY_PATH: dict[str, Resource] = {r.path: r for r in RESOURCES.values()}
 
-__all__ = ["BY_PATH", "RESOURCES", "Resource"]
+__all__ = ["BY_PATH", "EASTERN_STAMP", "RESOURCES", "UTC_STAMP", "Resource"]

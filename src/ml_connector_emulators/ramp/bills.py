@@ -11,6 +11,7 @@ same `remote_id` twice makes two bills, which the counters record.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -318,13 +319,12 @@ async def create_bill(call: Call) -> Response:
         payment_details=details,
     )
     _check_payability(world, call.business, bill)
-    if bill.remote_id and any(
-        b.remote_id == bill.remote_id and b.archived_at is None
-        for b in call.business.bills.values()
-    ):
+    business = call.business
+    if bill.remote_id and business.bills_by_remote_id.live_with(business.bills, bill.remote_id):
         world.counters.duplicate_bills_by_remote_id += 1
     paid = _apply_payment(bill)
-    call.business.bills[bill.id] = bill
+    business.bills[bill.id] = bill
+    business.bills_by_remote_id.added(business.bills, bill)
     world.counters.bills_created += 1
     world.webhooks.emit(call.business.id, "bills.created", bill.id)
     if paid:
@@ -456,6 +456,38 @@ def _query_decimal(request: Request, name: str) -> Decimal | None:
     return amount
 
 
+_EXACT: dict[str, Callable[[Bill], str]] = {
+    "entity_id": lambda bill: bill.entity_id,
+    "vendor_id": lambda bill: bill.vendor_id,
+    "payment_method": lambda bill: bill.payment_method,
+    "payment_status": lambda bill: bill.status,
+    "approval_status": lambda bill: "APPROVED",
+    "sync_status": lambda bill: bill.sync_status,
+}
+
+
+def _due_at(bill: Bill) -> date:
+    return bill.due_at
+
+
+def _issued_at(bill: Bill) -> date:
+    return bill.issued_at
+
+
+def _created_at(bill: Bill) -> datetime:
+    return bill.created_at
+
+
+def _paid_moment(bill: Bill) -> datetime | None:
+    if not bill.paid_at:
+        return None
+    return datetime.fromisoformat(f"{bill.paid_at.isoformat()}T00:00:00+00:00")
+
+
+def _amount(bill: Bill) -> Decimal:
+    return from_minor_units(bill.amount_minor, bill.currency)
+
+
 def _between(value: Any, low: Any, high: Any) -> bool:
     if low is None and high is None:
         return True
@@ -480,35 +512,24 @@ async def list_bills(call: Call) -> Response:
         for name in ("from_created_at", "to_created_at", "from_paid_at", "to_paid_at")
     }
     low, high = _query_decimal(request, "min_amount"), _query_decimal(request, "max_amount")
-    items = []
-    for bill in call.business.bills.values():
-        if (bill.archived_at is not None) != (archived == "true"):
-            continue
-        exact = {
-            "entity_id": bill.entity_id,
-            "vendor_id": bill.vendor_id,
-            "payment_method": bill.payment_method,
-            "payment_status": bill.status,
-            "approval_status": "APPROVED",
-            "sync_status": bill.sync_status,
-        }
-        if any(query.get(k) not in (None, v) for k, v in exact.items()):
-            continue
-        paid_moment = (
-            datetime.fromisoformat(f"{bill.paid_at.isoformat()}T00:00:00+00:00")
-            if bill.paid_at
-            else None
-        )
-        amount = from_minor_units(bill.amount_minor, bill.currency)
-        if not (
-            _between(bill.due_at, dates["from_due_date"], dates["to_due_date"])
-            and _between(bill.issued_at, dates["from_issued_date"], dates["to_issued_date"])
-            and _between(bill.created_at, moments["from_created_at"], moments["to_created_at"])
-            and _between(paid_moment, moments["from_paid_at"], moments["to_paid_at"])
-            and _between(amount, low, high)
-        ):
-            continue
-        items.append(bill)
+    # Only the filters asked for are evaluated: every list call walks every bill.
+    exact = [(_EXACT[k], v) for k in _EXACT if (v := query.get(k)) is not None]
+    every_range: list[tuple[Callable[[Bill], Any], Any, Any]] = [
+        (_due_at, dates["from_due_date"], dates["to_due_date"]),
+        (_issued_at, dates["from_issued_date"], dates["to_issued_date"]),
+        (_created_at, moments["from_created_at"], moments["to_created_at"]),
+        (_paid_moment, moments["from_paid_at"], moments["to_paid_at"]),
+        (_amount, low, high),
+    ]
+    ranges = [r for r in every_range if r[1] is not None or r[2] is not None]
+    want_archived = archived == "true"
+    items = [
+        b for b in call.business.bills.values() if (b.archived_at is not None) == want_archived
+    ]
+    for attribute, value in exact:
+        items = [b for b in items if attribute(b) == value]
+    for field_of, start, end in ranges:
+        items = [b for b in items if _between(field_of(b), start, end)]
     business = call.business
     return paginate(
         request,
@@ -571,6 +592,7 @@ async def patch_bill(call: Call) -> Response:
     ):
         if name in body:
             setattr(bill, name, body[name])
+    call.business.bills_by_remote_id.rekeyed(bill)
     bill.updated_at = call.world.clock.now()
     call.world.webhooks.emit(call.business.id, "bills.updated", bill.id)
     return json_response(render_bill(call.business, bill, with_trace=True))

@@ -153,10 +153,11 @@ def paginate(
     start = request.query_params.get("start")
     offset = 0
     if start:
-        ids = [id_of(item) for item in items]
-        if start not in ids:
+        # Stops at `start`: a page costs what lies before it, not a list of every id.
+        found = next((n for n, item in enumerate(items) if id_of(item) == start), None)
+        if found is None:
             raise schema_error("start", "Not a valid starting point for this list.")
-        offset = ids.index(start) + 1
+        offset = found + 1
     page = items[offset : offset + size]
     next_url = None
     if page and offset + size < len(items):

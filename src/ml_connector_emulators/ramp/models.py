@@ -13,6 +13,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from ml_connector_emulators.ramp.bill_index import BillsByRemoteId
+
 
 @dataclass
 class ApiClient:
@@ -309,6 +311,9 @@ class Business:
     bills: dict[str, Bill] = field(default_factory=dict)
     connections: dict[str, AccountingConnection] = field(default_factory=dict)
     transactions: dict[str, Transaction] = field(default_factory=dict)
+    bills_by_remote_id: BillsByRemoteId = field(
+        default_factory=BillsByRemoteId, repr=False, compare=False
+    )
 
     def active_connection(self) -> AccountingConnection | None:
         return next((c for c in self.connections.values() if c.is_active), None)

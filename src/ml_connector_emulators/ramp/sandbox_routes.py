@@ -43,6 +43,7 @@ from ml_connector_emulators.ramp.validation import (
     uuid_string,
     validate_body,
 )
+from ml_connector_emulators.ramp.vendor_spend import VendorSpend
 from ml_connector_emulators.ramp.vendors import render_contact, render_vendor
 from ml_connector_emulators.ramp.webhook_routes import render_subscription
 from ml_connector_emulators.ramp.world import RampWorld
@@ -161,6 +162,7 @@ async def counters(request: Request, world: RampWorld) -> Response:
 
 def dump_business(world: RampWorld, business: Business) -> dict[str, Any]:
     now = world.clock.now()
+    spend = VendorSpend(business, now)
     return {
         "id": business.id,
         "name": business.name,
@@ -171,7 +173,7 @@ def dump_business(world: RampWorld, business: Business) -> dict[str, Any]:
         "entities": [render_entity(e) for e in business.entities.values()],
         "vendors": [
             {
-                **render_vendor(business, v, now),
+                **render_vendor(business, v, now, spend),
                 "contact_details": [render_contact(c) for c in v.contacts],
             }
             for v in business.vendors.values()

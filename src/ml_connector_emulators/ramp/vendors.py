@@ -10,7 +10,7 @@ record as duplicates by normalized name.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from starlette.responses import Response
@@ -46,6 +46,7 @@ from ml_connector_emulators.ramp.validation import (
 from ml_connector_emulators.ramp.validation import (
     iso_datetime as parse_datetime,
 )
+from ml_connector_emulators.ramp.vendor_spend import VendorSpend
 from ml_connector_emulators.ramp.world import normalized_name
 
 ADDRESS = obj(
@@ -112,21 +113,12 @@ def render_contact(contact: VendorContact) -> dict[str, Any]:
     }
 
 
-def _spend(business: Business, vendor: Vendor, since: datetime | None) -> dict[str, object]:
-    total = sum(
-        bill.amount_minor
-        for bill in business.bills.values()
-        if bill.vendor_id == vendor.id
-        and bill.status == "PAID"
-        and bill.currency == "USD"
-        and (since is None or (bill.paid_at is not None and bill.paid_at >= since.date()))
-    )
-    return currency_amount(total, "USD")
-
-
-def render_vendor(business: Business, vendor: Vendor, now: datetime) -> dict[str, Any]:
-    has_bills = any(b.vendor_id == vendor.id for b in business.bills.values())
-    year_start = now.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+def render_vendor(
+    business: Business, vendor: Vendor, now: datetime, spend: VendorSpend | None = None
+) -> dict[str, Any]:
+    """`spend` (as of `now`) is shared by the vendors rendered in one request."""
+    spend = spend or VendorSpend(business, now)
+    all_time, last_30_days, last_365_days, ytd = spend.totals(vendor.id)
     return {
         "id": vendor.id,
         "name": vendor.name,
@@ -141,7 +133,7 @@ def render_vendor(business: Business, vendor: Vendor, now: datetime) -> dict[str
         "vendor_owner_id": vendor.vendor_owner_id,
         "vendor_type": "BUSINESS",
         "is_active": vendor.is_active,
-        "is_deletable": not has_bills,
+        "is_deletable": not spend.has_bills(vendor.id),
         "billing_frequency": None,
         "description": vendor.description,
         "federal_tax_classification": None,
@@ -151,10 +143,10 @@ def render_vendor(business: Business, vendor: Vendor, now: datetime) -> dict[str
         "tax_address": None,
         "created_at": iso_datetime(vendor.created_at),
         "updated_at": iso_datetime(vendor.updated_at),
-        "total_spend_all_time": _spend(business, vendor, None),
-        "total_spend_last_30_days": _spend(business, vendor, now - timedelta(days=30)),
-        "total_spend_last_365_days": _spend(business, vendor, now - timedelta(days=365)),
-        "total_spend_ytd": _spend(business, vendor, year_start),
+        "total_spend_all_time": currency_amount(all_time, "USD"),
+        "total_spend_last_30_days": currency_amount(last_30_days, "USD"),
+        "total_spend_last_365_days": currency_amount(last_365_days, "USD"),
+        "total_spend_ytd": currency_amount(ytd, "USD"),
     }
 
 
@@ -287,10 +279,11 @@ async def list_vendors(call: Call) -> Response:
         items.append(vendor)
     now = call.world.clock.now()
     business = call.business
+    spend = VendorSpend(business, now)
     return paginate(
         call.request,
         items,
-        lambda v: render_vendor(business, v, now),
+        lambda v: render_vendor(business, v, now, spend),
         lambda v: v.id,
         call.world.public_url,
     )
