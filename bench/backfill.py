@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import BenchEnv, database, delta, now, total, write_result
+from ml_connector.store.ratebudget import DEFAULT_BUDGETS
 
 RAMP_REQUESTS_PER_SECOND = 20  # 200 per rolling 10 s
 
@@ -99,6 +100,16 @@ def ratios(run: dict[str, Any], bills: int) -> dict[str, Any]:
     }
 
 
+def _shipped_budgets() -> str:
+    def one(name: str) -> str:
+        budget = DEFAULT_BUDGETS[name]
+        window, span = budget.window.total_seconds(), budget.span.total_seconds()
+        counted = f" counted over {span:g} s (arrival jitter)" if span != window else ""
+        return f"{name} {budget.limit} / {window:g} s{counted}"
+
+    return "shipped: " + ", ".join(one(name) for name in sorted(DEFAULT_BUDGETS))
+
+
 async def main(args: argparse.Namespace) -> None:
     started = now()
     with database(args.database) as url, tempfile.TemporaryDirectory(prefix="mlc-bf-") as tmp:
@@ -126,7 +137,7 @@ async def main(args: argparse.Namespace) -> None:
             "vendors": args.vendors,
             "latency_ms_per_call": args.latency_ms,
             "ramp_limit": "200 requests / 10 s per business (emulator)",
-            "product_budgets": "shipped: Ramp 200 / 10 s, FreshBooks 50 / 10 s per account",
+            "product_budgets": _shipped_budgets(),
             "worker_concurrency": args.concurrency,
             "database": args.database,
         },

@@ -73,3 +73,24 @@ async def test_setup_on_services_firm_covers_the_categories_in_use(tmp_path: Pat
             assert not kept.mapping_saved
             assert kept.mapping_version == 2
             assert kept.mapping_kept_reason is not None
+
+
+async def test_setup_ranks_categories_on_a_bounded_sample(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A firm with more bills in the usage window than the sample is not read in full."""
+    from collections import Counter
+
+    from ml_connector.store.testing import sqlite_database
+    from ml_connector.sync import setup
+
+    monkeypatch.setattr(setup, "USAGE_SAMPLE", 100)  # one page; the firm has ~240 bills
+    bills = "GET /accounting/account/{account_id}/bills/bills"
+    with sqlite_database(tmp_path) as url:
+        async with Harness.start(url, scenario="services-firm", data_dir=tmp_path) as h:
+            await h.connect()
+            before = Counter(h.freshbooks.counters.requests)
+            report = await h.setup()
+            calls = Counter(h.freshbooks.counters.requests) - before
+    assert calls[bills] == 1
+    assert report.coverage.in_use  # still ranked from what the sample used

@@ -79,6 +79,28 @@ async def test_keys_have_separate_budgets_and_old_bookings_are_pruned(
 
 
 @pytest.mark.anyio
+async def test_bookings_count_over_the_window_plus_the_jitter_allowance(
+    engine: AsyncEngine, clock: FixedClock
+) -> None:
+    budget = Budget(limit=2, window=WINDOW, jitter=timedelta(seconds=0.5))
+    limiter = DbRateLimiter(engine, clock=clock, budgets={"ramp": budget})
+    assert await limiter.try_acquire("ramp:a") is None
+    clock.advance(1)
+    assert await limiter.try_acquire("ramp:a") is None
+    clock.advance(9)
+    # The first booking is a window old, but may have reached the vendor up to 0.5 s late.
+    assert await limiter.try_acquire("ramp:a") == pytest.approx(0.5)
+    clock.advance(0.5)
+    assert await limiter.try_acquire("ramp:a") is None
+    assert await limiter.try_acquire("ramp:a") == pytest.approx(1.0)
+
+
+def test_a_negative_jitter_allowance_is_refused() -> None:
+    with pytest.raises(ValueError, match="jitter"):
+        Budget(limit=1, window=WINDOW, jitter=timedelta(seconds=-1))
+
+
+@pytest.mark.anyio
 async def test_pause_holds_every_booking_until_retry_after(
     engine: AsyncEngine, clock: FixedClock
 ) -> None:
@@ -93,4 +115,6 @@ def test_unknown_key_prefix_is_an_error() -> None:
     limiter = DbRateLimiter(None, clock=FixedClock.__new__(FixedClock))  # type: ignore[arg-type]
     with pytest.raises(KeyError, match="no request budget"):
         limiter.budget_for("stripe:1")
-    assert limiter.budget_for("ramp:x") == Budget(limit=200, window=timedelta(seconds=10))
+    ramp = limiter.budget_for("ramp:x")
+    assert (ramp.limit, ramp.window) == (200, timedelta(seconds=10))
+    assert ramp.span > ramp.window  # room for requests arriving closer than they left
