@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
 import anyio
@@ -21,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ml_connector.core.clock import Clock
 from ml_connector.core.retry import Retry, RetryPolicy, describe
-from ml_connector.queue import ops
+from ml_connector.queue import ops, parking
 from ml_connector.queue.jobs import Job
 from ml_connector.queue.registry import Registry, UnknownJobKindError
 from ml_connector.store.tokens import default_owner
@@ -81,6 +82,7 @@ class Worker:
         self._queues = list(queues) if queues is not None else None
         self._grace = shutdown_grace
         self._active = 0
+        self._parked = 0
         self._stopping = False
         self._wake = anyio.Event()
         self._last_rescue: datetime | None = None
@@ -104,7 +106,7 @@ class Worker:
                         await self._wake.wait()
                     self._wake = anyio.Event()
             with anyio.move_on_after(self._grace):
-                while self._active:
+                while self._active or self._parked:
                     await self._wake.wait()
                     self._wake = anyio.Event()
             tg.cancel_scope.cancel()
@@ -138,11 +140,27 @@ class Worker:
         return len(batch)
 
     async def _run_tracked(self, job: Job) -> None:
+        parking.install(self._park)
         try:
             await self._execute(job)
         finally:
             self._active -= 1
             self._wake.set()
+
+    @asynccontextmanager
+    async def _park(self) -> AsyncIterator[None]:
+        """A running job waits for another: its slot may run a job meanwhile."""
+        if self._parked >= self._concurrency:
+            yield  # lent out enough; this one waits in its slot
+            return
+        self._parked += 1
+        self._active -= 1
+        self._wake.set()
+        try:
+            yield
+        finally:
+            self._active += 1
+            self._parked -= 1
 
     async def _claim(self, limit: int) -> list[Job]:
         kinds = sorted(self._registry.kinds)

@@ -88,6 +88,7 @@ from ml_connector.core.vendors import MatchOutcome, canonical_vendor_key, match_
 from ml_connector.metrics import observe_sync_latency
 from ml_connector.queue import REPLAY_ARG, WAITING, Job, JobState, list_jobs
 from ml_connector.queue import get as get_job
+from ml_connector.queue.parking import parked
 from ml_connector.store import audit, read
 from ml_connector.store import links as links_store
 from ml_connector.store.connections import Connection, ConnectionStatus
@@ -1133,16 +1134,17 @@ async def _wait_for_write(deps: SyncDeps, contended: ContendedError, patience: _
     awaited is another task's actual progress, which a test's moved clock cannot hurry.
     A winner in this process cuts the wait short through `IntentSignals`.
     """
-    while patience.polls > 0:
-        async with read(deps.runtime.engine) as db:
-            intent = await links_store.intent_by_id(db, contended.intent_id)
-            if intent is None or intent.state is not IntentState.PENDING:
+    async with parked():  # waiting costs no CPU: let the worker run another job meanwhile
+        while patience.polls > 0:
+            async with read(deps.runtime.engine) as db:
+                intent = await links_store.intent_by_id(db, contended.intent_id)
+                if intent is None or intent.state is not IntentState.PENDING:
+                    return True
+                owner = await get_job(db, contended.owner_job_id)
+            if owner is None or owner.state is not JobState.RUNNING:
                 return True
-            owner = await get_job(db, contended.owner_job_id)
-        if owner is None or owner.state is not JobState.RUNNING:
-            return True
-        patience.polls -= 1
-        await deps.caches.intents.wait(contended.intent_id, at_most=CONTENDED_POLL_SECONDS)
+            patience.polls -= 1
+            await deps.caches.intents.wait(contended.intent_id, at_most=CONTENDED_POLL_SECONDS)
     return False
 
 

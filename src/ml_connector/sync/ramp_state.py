@@ -105,7 +105,6 @@ class RampStateCache:
         connection_id: int,
         ramp: RampClient,
         *,
-        fresh: bool = False,
         max_age: timedelta | None = None,
     ) -> Reference:
         """`max_age`: re-read if the cached data is older than this (tighter than the TTL)."""
@@ -115,7 +114,7 @@ class RampStateCache:
         async with self._locks.setdefault(connection_id, anyio.Lock()):
             now = self._clock()
             cached = self._entries.get(connection_id)
-            if not fresh and cached is not None and now - cached.read_at < ttl:
+            if cached is not None and now - cached.read_at < ttl:
                 if connection_id in self._stale_vendors:
                     self._stale_vendors.discard(connection_id)
                     cached = replace(cached, vendors=await fresh_vendors(ramp))

@@ -13,6 +13,7 @@ from ml_connector.core.clock import FixedClock
 from ml_connector.core.errors import ApiValidationError, NeedsAttentionError, RateLimitedError
 from ml_connector.core.retry import DeadLetter, Retry
 from ml_connector.queue import JobState, Lane, Registry, Worker, ops
+from ml_connector.queue.parking import parked
 from ml_connector.queue.jobs import Job
 from ml_connector.store import inbox
 from ml_connector.store.engine import make_engine
@@ -377,3 +378,39 @@ async def test_a_claim_skips_a_lock_key_another_claim_is_starting(
         assert job_b.id == other.job_id
     finally:
         await second_engine.dispose()
+
+
+@pytest.mark.anyio
+async def test_a_parked_job_lends_its_slot_up_to_the_concurrency(
+    engine: AsyncEngine, clock: FixedClock
+) -> None:
+    """With one slot, a job waiting in `parked()` lets one more job run, not more."""
+    registry = Registry()
+    started: list[int] = []
+    release = anyio.Event()
+    worker: Worker
+
+    @registry.handler("waits")
+    async def waits(job: Job) -> None:
+        started.append(job.args["n"])
+        async with parked():
+            await release.wait()
+        if len(started) == 3:
+            worker.stop()
+
+    for n in range(3):
+        await _enqueue(engine, clock, kind="waits", args={"n": n})
+    worker = Worker(engine, registry, clock=clock, concurrency=1, poll_interval=0.01)
+    with anyio.fail_after(30):  # a hang guard: without parking the first job never ends
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(worker.run)
+            while len(started) < 2:
+                await anyio.sleep(0.01)
+            # The second job parked too: the worker has lent its one extra slot.
+            for _ in range(20):
+                await anyio.sleep(0.01)
+            assert started == [0, 1]
+            release.set()
+    assert sorted(started) == [0, 1, 2]
+    async with engine.begin() as db:
+        assert (await ops.stats(db, now=clock())).by_state == {"completed": 3}
