@@ -295,6 +295,17 @@ sa.Index(
     postgresql_where=jobs.c.state == "running",
 )
 sa.Index("ix_jobs_claim", jobs.c.state, jobs.c.queue, jobs.c.scheduled_at)
+# Claims read each connection's next waiting jobs in claim order, and find the connections
+# that have any, by seeks in this index rather than by sorting the whole queue.
+sa.Index(
+    "ix_jobs_waiting_by_connection",
+    jobs.c.connection_id,
+    jobs.c.priority,
+    jobs.c.scheduled_at,
+    jobs.c.id,
+    sqlite_where=_waiting,
+    postgresql_where=_waiting,
+)
 sa.Index("ix_jobs_kind_state", jobs.c.kind, jobs.c.state)
 sa.Index("ix_jobs_lease", jobs.c.state, jobs.c.lease_until)
 
