@@ -564,7 +564,11 @@ class BenchEnv:
         return dict(self.freshbooks.counters.requests)
 
     def ramp_bills(self) -> int:
-        return sum(1 for b in self.ramp_businesses for bill in b.bills.values() if bill.remote_id)
+        # The emulators serve from another thread: copy each dict's values in one C call
+        # (atomic under the GIL) rather than iterate while a create may add to it.
+        return sum(
+            1 for b in self.ramp_businesses for bill in list(b.bills.values()) if bill.remote_id
+        )
 
     def ramp_vendors(self) -> int:
         return sum(len(b.vendors) for b in self.ramp_businesses)

@@ -7,7 +7,9 @@ the shared `DbRateLimiter` (same code path, same database work), only with a bud
 run reaches — the memory run needs that to push 100,000 bills through in minutes.
 
 `BENCH_PROFILE=<file>` runs the worker under cProfile and writes its stats there on exit
-(`python -m pstats <file>`), to find where a benchmark's CPU goes.
+(`python -m pstats <file>`), to find where a benchmark's CPU goes. cProfile cannot see
+inside SQLite, which runs on aiosqlite's thread without the GIL: `BENCH_SQL_PROFILE=<file>`
+writes each statement's count and total time (JSON, slowest first) on exit instead.
 
     python -m bench.worker_process --concurrency 8
 """
@@ -16,12 +18,18 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import json
 import os
 import sys
+import time
 import traceback
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import anyio
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ml_connector.cli.processes import WorkerOptions, run_worker
 from ml_connector.logging import configure_logging
@@ -33,9 +41,41 @@ from ml_connector.sync.runtime import Runtime
 UNLIMITED = Budget(limit=1_000_000_000, window=timedelta(seconds=1))
 
 
+class SqlTimes:
+    """Total time and count per statement text, from the engine's cursor events."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, list[float]] = {}
+
+    def attach(self, engine: AsyncEngine) -> None:
+        started: dict[int, float] = {}
+
+        @event.listens_for(engine.sync_engine, "before_cursor_execute")
+        def before(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+            started[id(cursor)] = time.perf_counter()
+
+        @event.listens_for(engine.sync_engine, "after_cursor_execute")
+        def after(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+            begun = started.pop(id(cursor), None)
+            if begun is not None:
+                entry = self.totals.setdefault(" ".join(statement.split())[:300], [0, 0.0])
+                entry[0] += 1
+                entry[1] += time.perf_counter() - begun
+
+    def write(self, path: str) -> None:
+        rows = sorted(self.totals.items(), key=lambda kv: -kv[1][1])
+        report = [{"seconds": round(t, 3), "count": int(n), "sql": sql} for sql, (n, t) in rows]
+        Path(path).write_text(json.dumps(report, indent=1))
+
+
+SQL_TIMES = SqlTimes()
+
+
 async def main(concurrency: int) -> None:
     settings = load_settings()
     engine = make_engine(settings.resolved_database_url)
+    if os.environ.get("BENCH_SQL_PROFILE"):
+        SQL_TIMES.attach(engine)
     try:
         runtime = Runtime.build(engine, settings)
         if os.environ.get("BENCH_BUDGETS", "product") == "off":
@@ -77,3 +117,6 @@ if __name__ == "__main__":
         if profiler is not None and profile_to:
             profiler.disable()
             profiler.dump_stats(profile_to)
+        sql_to = os.environ.get("BENCH_SQL_PROFILE")
+        if sql_to:
+            SQL_TIMES.write(sql_to)

@@ -31,13 +31,13 @@ DEFAULT_MAX_ATTEMPTS = 10
 REPLAY_ARG = "_replay"
 """Key in a replayed job's args: ``{"mapping": "current"|"original", "by": …, "at": …}``."""
 
-_waiting = jobs.c.state.in_(WAITING_STATES)
-# ON CONFLICT must name the partial index's predicate as literal SQL: with bound
-# parameters, PostgreSQL cannot infer the index once psycopg prepares the statement
-# (after a few executions on one connection) and the insert fails.
-# The same predicate with the states inlined rather than bound, so that the planner can
-# prove a query only wants rows the partial waiting-jobs index holds.
-_waiting_inline = jobs.c.state.in_([sa.literal_column(f"'{state}'") for state in WAITING_STATES])
+# The states are inlined, not bound: a planner can only use a partial index (waiting
+# jobs by unique key, by connection) when it can prove from the query's own text that it
+# wants only rows the index holds. With bound states SQLite scanned every waiting job to
+# find one unique key. ON CONFLICT must name the index's predicate as literal SQL too:
+# with bound parameters, PostgreSQL cannot infer the index once psycopg prepares the
+# statement (after a few executions on one connection) and the insert fails.
+_waiting = jobs.c.state.in_([sa.literal_column(f"'{state}'") for state in WAITING_STATES])
 _WAITING_SQL = "state IN (" + ", ".join(f"'{state}'" for state in WAITING_STATES) + ")"
 _waiting_literal = sa.text(_WAITING_SQL)
 
@@ -252,7 +252,7 @@ async def claim(
     running = jobs.alias("running")
     due = sa.and_(_waiting, jobs.c.scheduled_at <= now)
     filters: list[sa.ColumnElement[bool]] = [
-        _waiting_inline,
+        _waiting,
         jobs.c.scheduled_at <= now,
         ~sa.exists().where(
             running.c.lock_key == jobs.c.lock_key,
