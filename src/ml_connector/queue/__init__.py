@@ -1,17 +1,13 @@
 """The database job queue: transactional enqueue, leased claims, retries, dead letters."""
 
+from ml_connector.queue.claims import claim
+from ml_connector.queue.enqueueing import Enqueued, NewJob, enqueue, enqueue_job, enqueue_many
 from ml_connector.queue.jobs import FINAL, WAITING, Job, JobState, Lane
 from ml_connector.queue.ops import (
     REPLAY_ARG,
-    Enqueued,
-    NewJob,
     QueueStats,
     cancel,
-    claim,
     complete,
-    enqueue,
-    enqueue_job,
-    enqueue_many,
     fail,
     get,
     heartbeat,

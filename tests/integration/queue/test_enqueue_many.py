@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ml_connector.core.clock import FixedClock
-from ml_connector.queue import JobState, Lane, NewJob, ops
+from ml_connector.queue import JobState, Lane, NewJob, enqueue_job, enqueue_many, ops
 
 
 def _job(n: int, **kw: object) -> NewJob:
@@ -37,7 +37,7 @@ async def test_new_jobs_are_inserted_in_order_and_existing_ones_absorb(
             scheduled_at=clock() + timedelta(minutes=5),
         )
     async with engine.begin() as db:
-        results = await ops.enqueue_many(
+        results = await enqueue_many(
             db,
             [_job(1), _job(2, priority=Lane.LIVE), _job(3), NewJob(kind="ping", args={})],
             now=clock(),
@@ -65,11 +65,11 @@ async def test_a_running_job_does_not_absorb_and_a_repeated_key_coalesces_into_i
     engine: AsyncEngine, clock: FixedClock
 ) -> None:
     async with engine.begin() as db:
-        first = await ops.enqueue_job(db, _job(5), now=clock())
+        first = await enqueue_job(db, _job(5), now=clock())
         [running] = await ops.claim(db, owner="w1", now=clock(), lease=timedelta(minutes=5))
     assert running.id == first.job_id
     async with engine.begin() as db:
-        results = await ops.enqueue_many(db, [_job(5), _job(6), _job(5)], now=clock())
+        results = await enqueue_many(db, [_job(5), _job(6), _job(5)], now=clock())
     assert results[0].job_id != first.job_id
     assert [r.coalesced for r in results] == [False, False, True]
     assert results[2].job_id == results[0].job_id
@@ -78,12 +78,12 @@ async def test_a_running_job_does_not_absorb_and_a_repeated_key_coalesces_into_i
 @pytest.mark.anyio
 async def test_a_batch_larger_than_one_statement(engine: AsyncEngine, clock: FixedClock) -> None:
     async with engine.begin() as db:
-        results = await ops.enqueue_many(db, [_job(n) for n in range(1, 1202)], now=clock())
+        results = await enqueue_many(db, [_job(n) for n in range(1, 1202)], now=clock())
     assert not any(r.coalesced for r in results)
     assert len({r.job_id for r in results}) == 1201
     async with engine.begin() as db:
         job = await ops.get(db, results[-1].job_id)
-        again = await ops.enqueue_many(db, [_job(1201), _job(1)], now=clock())
+        again = await enqueue_many(db, [_job(1201), _job(1)], now=clock())
     assert job is not None
     assert job.args == {"bill": 1201}
     assert [r.job_id for r in again] == [results[-1].job_id, results[0].job_id]
@@ -93,4 +93,4 @@ async def test_a_batch_larger_than_one_statement(engine: AsyncEngine, clock: Fix
 async def test_max_attempts_is_checked(engine: AsyncEngine, clock: FixedClock) -> None:
     async with engine.begin() as db:
         with pytest.raises(ValueError, match="max_attempts"):
-            await ops.enqueue_many(db, [_job(1, max_attempts=0)], now=clock())
+            await enqueue_many(db, [_job(1, max_attempts=0)], now=clock())

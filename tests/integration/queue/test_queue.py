@@ -13,8 +13,8 @@ from ml_connector.core.clock import FixedClock
 from ml_connector.core.errors import ApiValidationError, NeedsAttentionError, RateLimitedError
 from ml_connector.core.retry import DeadLetter, Retry
 from ml_connector.queue import JobState, Lane, Registry, Worker, ops
-from ml_connector.queue.parking import parked
 from ml_connector.queue.jobs import Job
+from ml_connector.queue.parking import parked
 from ml_connector.store import inbox
 from ml_connector.store.engine import make_engine
 
@@ -388,11 +388,14 @@ async def test_a_parked_job_lends_its_slot_up_to_the_concurrency(
     registry = Registry()
     started: list[int] = []
     release = anyio.Event()
+    two_started = anyio.Event()
     worker: Worker
 
     @registry.handler("waits")
     async def waits(job: Job) -> None:
         started.append(job.args["n"])
+        if len(started) == 2:
+            two_started.set()
         async with parked():
             await release.wait()
         if len(started) == 3:
@@ -404,8 +407,7 @@ async def test_a_parked_job_lends_its_slot_up_to_the_concurrency(
     with anyio.fail_after(30):  # a hang guard: without parking the first job never ends
         async with anyio.create_task_group() as tg:
             tg.start_soon(worker.run)
-            while len(started) < 2:
-                await anyio.sleep(0.01)
+            await two_started.wait()
             # The second job parked too: the worker has lent its one extra slot.
             for _ in range(20):
                 await anyio.sleep(0.01)
