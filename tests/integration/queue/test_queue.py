@@ -356,12 +356,14 @@ async def test_lost_lease_cancels_the_handler(engine: AsyncEngine, clock: FixedC
 
 
 @pytest.mark.anyio
+# PostgreSQL only: on SQLite the write lock runs claims one at a time.
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
 async def test_a_claim_skips_a_lock_key_another_claim_is_starting(
     engine: AsyncEngine, database_url: str, clock: FixedClock
 ) -> None:
     """Two open claims never wait on each other's lock keys (they would deadlock)."""
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite's write lock runs claims one at a time")
     first = await _enqueue(engine, clock, args={"n": 1}, lock_key="k1")
     second_engine = make_engine(database_url)
     try:
