@@ -216,17 +216,18 @@ async def _heads(db: AsyncConnection, chains: Sequence[str]) -> dict[str, tuple[
     newer = audit_log.alias("newer")
     for start in range(0, len(chains), _HEAD_BATCH):
         batch = list(chains[start : start + _HEAD_BATCH])
-        query = sa.select(audit_log.c.chain, audit_log.c.seq, audit_log.c.entry_hash).where(
-            audit_log.c.chain.in_(batch),
-            ~sa.exists().where(newer.c.chain == audit_log.c.chain, newer.c.seq > audit_log.c.seq),
-        )
+        head = sa.select(audit_log.c.chain, audit_log.c.seq, audit_log.c.entry_hash)
         if len(batch) == 1:
-            # One chain: walk its (chain, seq) index backwards instead.
+            # One chain: walk its (chain, seq) index backwards.
             query = (
-                sa.select(audit_log.c.chain, audit_log.c.seq, audit_log.c.entry_hash)
-                .where(audit_log.c.chain == batch[0])
-                .order_by(audit_log.c.seq.desc())
-                .limit(1)
+                head.where(audit_log.c.chain == batch[0]).order_by(audit_log.c.seq.desc()).limit(1)
+            )
+        else:
+            query = head.where(
+                audit_log.c.chain.in_(batch),
+                ~sa.exists().where(
+                    newer.c.chain == audit_log.c.chain, newer.c.seq > audit_log.c.seq
+                ),
             )
         for row in await db.execute(query):
             heads[row.chain] = (row.seq, row.entry_hash)
