@@ -7,6 +7,7 @@ here from the three sync-layer registration functions.
 
 from __future__ import annotations
 
+import gc
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -154,6 +155,11 @@ async def run_server(
             tg.start_soon(worker.run)
         if scheduler is not None:
             tg.start_soon(scheduler.run)
+        # Everything built so far (modules, app, engine) lives as long as the process:
+        # keep it out of the collector's full passes, which otherwise walk it every few
+        # thousand allocations and stall whatever requests are in flight.
+        gc.collect()
+        gc.freeze()
         await server.serve()
         # The server stopped (signal, or it failed to bind): take the rest down with it.
         stop()
