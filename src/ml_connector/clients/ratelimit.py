@@ -20,7 +20,7 @@ import httpx2
 
 from ml_connector.clients.http import parse_retry_after
 from ml_connector.core.clock import Clock, system_clock
-from ml_connector.core.ratelimit import RateLimiter
+from ml_connector.core.ratelimit import RateLimiter, share_of
 
 Monotonic = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -92,7 +92,8 @@ class SlidingWindowLimiter:
             resume = self._clock() + seconds
             self._paused_until[key] = max(self._paused_until.get(key, resume), resume)
 
-    async def acquire(self, key: str) -> None:
+    async def acquire(self, key: str, *, share: float = 1.0) -> None:
+        allowed = share_of(self.limit, share)
         lock = self._locks.setdefault(key, anyio.Lock())
         async with lock:
             stamps = self._stamps.setdefault(key, deque())
@@ -103,10 +104,11 @@ class SlidingWindowLimiter:
                     await self._sleep(paused)
                     continue
                 self._expire(stamps, now)
-                if len(stamps) < self.limit:
+                if len(stamps) < allowed:
                     stamps.append(now)
                     return
-                wait = stamps[0] + self.window - now + _BOUNDARY_GUARD
+                # The booking whose leaving makes room for this share goes first.
+                wait = stamps[len(stamps) - allowed] + self.window - now + _BOUNDARY_GUARD
                 await self._sleep(max(wait, _BOUNDARY_GUARD))
 
     def _expire(self, stamps: deque[float], now: float) -> None:

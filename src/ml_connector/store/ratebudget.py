@@ -23,6 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ml_connector.core.clock import Clock
+from ml_connector.core.ratelimit import share_of
 from ml_connector.store.engine import read
 from ml_connector.store.schema import rate_bookings, rate_keys
 
@@ -59,12 +60,14 @@ class Budget:
 
 
 # Ramp: "200 requests per 10-second rolling window" (reference/ramp-api.md §3.4). The
-# jitter allowance comes from the backfill benchmark: booked at the full 200 / 10 s, the
-# Ramp emulator saw up to 207 in its window (23-35 429s in a 2,000-bill run).
+# jitter allowance comes from the backfill benchmark: with bookings stamped once the key
+# is locked and the emulator counting on arrival, no allowance let 201 into its window
+# (5 429s in a 2,000-bill run); 0.1 s kept it at 200. (Stamped before the lock wait and
+# counted after the emulator's own latency sleep, it was 207 and 23-35 429s.)
 # FreshBooks publishes no limit; observed headers and SDK behaviour suggest staying
 # at or under ~5 requests per second per account (reference/freshbooks-api.md §7.2).
 DEFAULT_BUDGETS: Mapping[str, Budget] = {
-    "ramp": Budget(limit=200, window=timedelta(seconds=10), jitter=timedelta(seconds=0.4)),
+    "ramp": Budget(limit=200, window=timedelta(seconds=10), jitter=timedelta(seconds=0.1)),
     "freshbooks": Budget(limit=50, window=timedelta(seconds=10)),
 }
 
@@ -105,22 +108,29 @@ class DbRateLimiter:
         except KeyError:
             raise KeyError(f"no request budget for {prefix!r} keys") from None
 
-    async def acquire(self, key: str) -> None:
+    async def acquire(self, key: str, *, share: float = 1.0) -> None:
         budget = self.budget_for(key)
         while True:
-            wait = await self.try_acquire(key, budget)
+            wait = await self.try_acquire(key, budget, share=share)
             if wait is None:
                 return
             await self._sleep(wait)
 
-    async def try_acquire(self, key: str, budget: Budget | None = None) -> float | None:
-        """Book one request now if it fits; otherwise the seconds to wait before retrying."""
+    async def try_acquire(
+        self, key: str, budget: Budget | None = None, *, share: float = 1.0
+    ) -> float | None:
+        """Book one request now if it fits (within `share` of the limit, see
+        `RateLimiter.acquire`); otherwise the seconds to wait before retrying."""
         budget = budget or self.budget_for(key)
-        now = self._clock()
-        window_start = now - budget.span
+        allowed = share_of(budget.limit, share)
         retention = max(self._retention or budget.span, budget.span)
         async with self._engine.begin() as db:
             paused_until = await _lock_key(db, key)
+            # Stamped once the key is ours: a booking stamped before a wait for the lock
+            # (SQLite's one writer is busy under load) would record a time the request
+            # never left at, and bookings would cluster closer than the requests do.
+            now = self._clock()
+            window_start = now - budget.span
             if paused_until is not None and paused_until > now:
                 return max((paused_until - now).total_seconds(), 0.001)
             await db.execute(
@@ -138,15 +148,15 @@ class DbRateLimiter:
                     )
                 )
             ).one()
-            if used >= budget.limit:
+            if used >= allowed:
                 # Which booking leaves the window next decides the wait: with `used`
-                # bookings and room for `limit`, the (used - limit + 1)-th oldest must go.
+                # bookings and room for `allowed`, the (used - allowed + 1)-th oldest must go.
                 nth = (
                     await db.execute(
                         sa.select(rate_bookings.c.booked_at)
                         .where(in_window)
                         .order_by(rate_bookings.c.booked_at)
-                        .offset(used - budget.limit)
+                        .offset(used - allowed)
                         .limit(1)
                     )
                 ).scalar_one_or_none() or oldest

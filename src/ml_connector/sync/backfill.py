@@ -193,7 +193,7 @@ class Backfiller:
                 f"connection {connection.name!r} has no FreshBooks business selected",
                 code="freshbooks_account_missing",
             )
-        fb = runtime.freshbooks_client(connection)
+        fb = runtime.freshbooks_client(connection, background=True)
         try:
             page = await collection.list_page(fb, account_id, page_number, None)
         finally:

@@ -30,6 +30,14 @@ from ml_connector.store.ratebudget import Sleep
 
 RAMP_CLIENT_ID = "ramp_client_id"
 RAMP_CLIENT_SECRET = "ramp_client_secret"  # noqa: S105 - the credential kind's name
+
+BACKGROUND_SHARE = 0.6
+"""The part of a FreshBooks budget (about 50 requests / 10 s) listings may fill. At a
+backfill's start the page listing, the full sweep it asks for and a fresh connection's
+setup had used the whole window, and every bill job waiting on one call (its vendor's
+recent bills, for the payment terms) sat idle for seconds; listings run far ahead of
+what Ramp's limit lets the syncs write, so holding them to part of the budget costs
+nothing."""
 """Credential kinds under which a connection's Ramp API client is stored (encrypted)."""
 
 
@@ -85,8 +93,14 @@ class Runtime:
         async with read(self.engine) as db:
             return await connections_store.get(db, connection_id)
 
-    def freshbooks_client(self, connection: Connection) -> FreshBooksClient:
-        """The FreshBooks client acting for `connection` (tokens from the token store)."""
+    def freshbooks_client(
+        self, connection: Connection, *, background: bool = False
+    ) -> FreshBooksClient:
+        """The FreshBooks client acting for `connection` (tokens from the token store).
+
+        `background`: for listings no job waits on (the backfill's pages, the sweep),
+        which fill at most `BACKGROUND_SHARE` of the FreshBooks budget.
+        """
         s = self.settings
         if not s.freshbooks_client_id or s.freshbooks_client_secret is None:
             raise ConfigurationError(
@@ -105,6 +119,7 @@ class Runtime:
             clock=self.clock,
             rate_limiter=self.rate_limiter,
             rate_limit_key=freshbooks_budget_key(connection),
+            rate_limit_share=BACKGROUND_SHARE if background else 1.0,
         )
 
     @property
@@ -155,6 +170,7 @@ class Runtime:
 
 
 __all__ = [
+    "BACKGROUND_SHARE",
     "RAMP_CLIENT_ID",
     "RAMP_CLIENT_SECRET",
     "Runtime",

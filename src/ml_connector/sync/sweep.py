@@ -271,7 +271,7 @@ class Sweeper:
         started = runtime.clock()
         plan = plan_sweep(started, state, self.settings)
         report = SweepReport(full=plan.full)
-        fb = runtime.freshbooks_client(connection)
+        fb = runtime.freshbooks_client(connection, background=True)
         try:
             for listing in plan.passes:
                 number = 1

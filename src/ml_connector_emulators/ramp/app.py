@@ -105,6 +105,12 @@ class RampMiddleware:
     async def _refusal(self, scope: Scope) -> ApiError | None:
         world = self.world
         faults = world.faults
+        # Counted on arrival, as Ramp counts it; the latency is then the whole round trip.
+        # Counting after the simulated latency would also count this process's own
+        # event-loop lag (a late wake-up under load), which bunches requests that left
+        # evenly and refuses what Ramp would admit.
+        key = self._business_of(scope)
+        wait = None if key is None else world.limiter.admit(key)
         if faults.latency_ms:
             await anyio.sleep(faults.latency_ms / 1000)
         retry_after = faults.take_rate_limit()
@@ -115,12 +121,9 @@ class RampMiddleware:
         if status is not None:
             world.counters.faults_injected += 1
             return ApiError(status, SERVER_ERROR, "Internal server error (injected).")
-        key = self._business_of(scope)
-        if key is not None:
-            wait = world.limiter.admit(key)
-            if wait is not None:
-                world.counters.rate_limited += 1
-                return self._too_many(wait)
+        if wait is not None:
+            world.counters.rate_limited += 1
+            return self._too_many(wait)
         return None
 
     def _too_many(self, retry_after: int) -> ApiError:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ml_connector.core.clock import FixedClock
 from ml_connector.store.engine import make_engine
-from ml_connector.store.ratebudget import Budget, DbRateLimiter
+from ml_connector.store.ratebudget import Budget, DbRateLimiter, _lock_key
 
 WINDOW = timedelta(seconds=10)
 LIMIT = 5
@@ -93,6 +93,55 @@ async def test_bookings_count_over_the_window_plus_the_jitter_allowance(
     clock.advance(0.5)
     assert await limiter.try_acquire("ramp:a") is None
     assert await limiter.try_acquire("ramp:a") == pytest.approx(1.0)
+
+
+@pytest.mark.anyio
+async def test_a_booking_is_stamped_once_the_key_is_locked_not_before_the_wait(
+    engine: AsyncEngine, database_url: str, clock: FixedClock
+) -> None:
+    # Under load the key's lock (SQLite: the write lock) can take a while; a stamp taken
+    # before that wait would record a time the request never left at.
+    stamps: list[object] = []
+
+    def watched_clock():  # type: ignore[no-untyped-def]
+        stamps.append(clock())
+        return clock()
+
+    holder = make_engine(database_url)
+    limiter = DbRateLimiter(
+        engine, clock=watched_clock, budgets={"ramp": Budget(limit=5, window=WINDOW)}
+    )
+    try:
+        async with anyio.create_task_group() as tg, holder.begin() as db:
+            await _lock_key(db, "ramp:a")
+            tg.start_soon(limiter.try_acquire, "ramp:a")
+            await anyio.sleep(0.3)
+            stamped_while_waiting = list(stamps)
+            clock.advance(3)
+        booked = await limiter.bookings("ramp:a")
+    finally:
+        await holder.dispose()
+    assert stamped_while_waiting == []
+    assert booked == [clock()]
+
+
+@pytest.mark.anyio
+async def test_a_share_books_only_while_the_window_holds_less_than_it(
+    engine: AsyncEngine, clock: FixedClock
+) -> None:
+    limiter = DbRateLimiter(
+        engine, clock=clock, budgets={"freshbooks": Budget(limit=10, window=WINDOW)}
+    )
+    for _ in range(6):
+        assert await limiter.try_acquire("freshbooks:a", share=0.6) is None
+        clock.advance(1)
+    # Six booked, at 0..5 s: a seventh background request waits for the first to leave.
+    assert await limiter.try_acquire("freshbooks:a", share=0.6) == pytest.approx(4.0)
+    for _ in range(4):  # the rest of the window is the full callers'
+        assert await limiter.try_acquire("freshbooks:a") is None
+    assert await limiter.try_acquire("freshbooks:a") == pytest.approx(4.0)
+    # With ten in the window, a background caller waits for five to leave (10 - 6 + 1).
+    assert await limiter.try_acquire("freshbooks:a", share=0.6) == pytest.approx(8.0)
 
 
 def test_a_negative_jitter_allowance_is_refused() -> None:

@@ -64,7 +64,8 @@ class FreshBooksClient:
         transport: an httpx2 transport; tests pass `ASGITransport` or `MockTransport`.
         clock: injected time, for expiry and `Retry-After` dates.
         refresh_margin: refresh this long before the access token expires.
-        rate_limiter: books every request under `rate_limit_key` (default `token_key`).
+        rate_limiter: books every request under `rate_limit_key` (default `token_key`),
+            filling at most `rate_limit_share` of the budget.
     """
 
     def __init__(
@@ -82,6 +83,7 @@ class FreshBooksClient:
         refresh_margin: timedelta = DEFAULT_REFRESH_MARGIN,
         rate_limiter: RateLimiter | None = None,
         rate_limit_key: str | None = None,
+        rate_limit_share: float = 1.0,
     ) -> None:
         self._client_id = client_id
         self._redirect_uri = redirect_uri
@@ -90,7 +92,9 @@ class FreshBooksClient:
         self._token_key = token_key
         inner: httpx2.AsyncBaseTransport = transport or network_transport()
         if rate_limiter is not None:
-            inner = RateLimitedTransport(inner, rate_limiter, rate_limit_key or token_key)
+            inner = RateLimitedTransport(
+                inner, rate_limiter, rate_limit_key or token_key, rate_limit_share
+            )
         self._http = make_async_client(api_base_url.rstrip("/"), transport=inner)
         self.oauth = FreshBooksOAuth(
             self._http,

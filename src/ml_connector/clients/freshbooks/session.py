@@ -46,16 +46,20 @@ class RateLimitedTransport(httpx2.AsyncBaseTransport):
     """Books one request against the budget before every real request.
 
     It wraps the network transport, so refresh calls and the retry after a 401 are
-    counted as well — they cost FreshBooks requests just the same.
+    counted as well — they cost FreshBooks requests just the same. `share` is the part
+    of the budget this client may fill (`RateLimiter.acquire`).
     """
 
-    def __init__(self, inner: httpx2.AsyncBaseTransport, limiter: RateLimiter, key: str) -> None:
+    def __init__(
+        self, inner: httpx2.AsyncBaseTransport, limiter: RateLimiter, key: str, share: float = 1.0
+    ) -> None:
         self._inner = inner
         self._limiter = limiter
         self._key = key
+        self._share = share
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        await self._limiter.acquire(self._key)
+        await self._limiter.acquire(self._key, share=self._share)
         return await self._inner.handle_async_request(request)
 
     async def aclose(self) -> None:

@@ -407,7 +407,7 @@ async def test_rate_limiter_books_every_request_including_refresh(make_client: M
     booked: list[str] = []
 
     class Limiter:
-        async def acquire(self, key: str) -> None:
+        async def acquire(self, key: str, *, share: float = 1.0) -> None:
             booked.append(key)
 
     def handler(request: httpx2.Request) -> httpx2.Response:
@@ -424,3 +424,22 @@ async def test_rate_limiter_books_every_request_including_refresh(make_client: M
     )
     await client.bills("ABC123").get(1)
     assert booked == ["fb:ABC123"] * 3
+
+
+@pytest.mark.anyio
+async def test_a_client_books_within_its_share_of_the_budget(make_client: MakeClient) -> None:
+    shares: list[float] = []
+
+    class Limiter:
+        async def acquire(self, key: str, *, share: float = 1.0) -> None:
+            shares.append(share)
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, json=envelope(bill=bill(1)))
+
+    client = await make_client(
+        handler, stored=tokens(0), rate_limiter=Limiter(), rate_limit_key="fb:ABC123",
+        rate_limit_share=0.6,
+    )  # fmt: skip
+    await client.bills("ABC123").get(1)
+    assert shares == [0.6]

@@ -61,6 +61,24 @@ async def test_burst_is_spread_so_no_window_exceeds_the_limit() -> None:
 
 
 @pytest.mark.anyio
+async def test_a_share_leaves_the_rest_of_the_window_to_full_callers() -> None:
+    time = ManualTime()
+    limiter = SlidingWindowLimiter(limit=10, window=10.0, clock=time, sleep=time.sleep)
+    for _ in range(6):
+        await limiter.acquire("fb:a", share=0.6)
+    assert time.slept == []
+    await limiter.acquire("fb:a", share=0.6)  # a 7th background request waits ...
+    assert time.slept
+    assert time.now == pytest.approx(1010.0, abs=0.01)  # ... for the first to age out
+    waited = len(time.slept)
+    for _ in range(4):
+        await limiter.acquire("fb:a")  # the other 4 slots were left to full callers
+    assert len(time.slept) == waited
+    with pytest.raises(ValueError, match="share"):
+        await limiter.acquire("fb:a", share=0)
+
+
+@pytest.mark.anyio
 async def test_keys_have_separate_budgets() -> None:
     time = ManualTime()
     limiter = SlidingWindowLimiter(limit=2, window=10.0, clock=time, sleep=time.sleep)
@@ -123,7 +141,7 @@ async def test_transport_books_a_slot_per_request() -> None:
     booked: list[str] = []
 
     class Recorder:
-        async def acquire(self, key: str) -> None:
+        async def acquire(self, key: str, *, share: float = 1.0) -> None:
             booked.append(key)
 
     inner = httpx2.MockTransport(lambda request: httpx2.Response(204))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import anyio
 import httpx2
 import pytest
 
@@ -107,6 +108,27 @@ async def test_server_errors_and_429_storms(
     clock.advance(31)
     assert (await http.get("/developer/v1/users", headers=headers)).status_code == 200
     assert (await http.get("/_sandbox/counters")).json()["faults_injected"] == 3
+
+
+async def test_the_limiter_counts_a_request_on_arrival_not_after_the_latency(
+    http: httpx2.AsyncClient, headers: dict[str, str], world: RampWorld, clock: EmulatorClock
+) -> None:
+    # Ramp counts a request when it arrives. The simulated latency is the round trip; a
+    # count taken after it would move with this process's own lag.
+    await http.post("/_sandbox/faults", json={"latency_ms": 1000})
+    world.limiter.configure(limit=1, window_seconds=10)
+    world.limiter.reset()  # the token request and the call above spent the budget
+    statuses: list[int] = []
+
+    async def slow_call() -> None:
+        statuses.append((await http.get("/developer/v1/users", headers=headers)).status_code)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(slow_call)
+        await anyio.sleep(0.2)  # the first request is inside its simulated latency
+        clock.advance(10)  # ... when its window, counted from arrival, runs out
+    statuses.append((await http.get("/developer/v1/users", headers=headers)).status_code)
+    assert statuses == [200, 200]
 
 
 async def test_retry_after_header_is_a_switch(
