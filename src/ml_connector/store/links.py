@@ -232,6 +232,39 @@ async def pending_intent(
     return None if row is None else WriteIntent.from_row(row)
 
 
+async def previous_intent_id(
+    db: AsyncConnection,
+    *,
+    connection_id: int,
+    fb_type: str,
+    fb_id: str,
+    ramp_type: str,
+    operation: str,
+    before_id: int,
+) -> int | None:
+    """The id of the newest intent for this object and operation older than `before_id`.
+
+    Read while `before_id` is the pending one, it names the write that came just before
+    it: nothing newer can have been recorded meanwhile (one pending intent per key).
+    """
+    found: int | None = (
+        await db.execute(
+            sa.select(write_intents.c.id)
+            .where(
+                write_intents.c.connection_id == connection_id,
+                write_intents.c.fb_type == fb_type,
+                write_intents.c.fb_id == fb_id,
+                write_intents.c.ramp_type == ramp_type,
+                write_intents.c.operation == operation,
+                write_intents.c.id < before_id,
+            )
+            .order_by(write_intents.c.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    return found
+
+
 async def intent_by_id(db: AsyncConnection, intent_id: int) -> WriteIntent | None:
     row = (
         await db.execute(sa.select(write_intents).where(write_intents.c.id == intent_id))
@@ -301,6 +334,7 @@ __all__ = [
     "for_fb_object",
     "get",
     "pending_intent",
+    "previous_intent_id",
     "record_intent",
     "resolve_intent",
     "upsert",

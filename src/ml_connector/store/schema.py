@@ -161,6 +161,17 @@ sa.Index(
     postgresql_where=write_intents.c.state == "pending",
 )
 
+# An object's writes newest first: a vendor create asks which one came before its own.
+sa.Index(
+    "ix_write_intents_object",
+    write_intents.c.connection_id,
+    write_intents.c.fb_type,
+    write_intents.c.fb_id,
+    write_intents.c.ramp_type,
+    write_intents.c.operation,
+    write_intents.c.id,
+)
+
 mapping_versions = sa.Table(
     "mapping_versions",
     metadata,

@@ -40,7 +40,8 @@ with Ramp's reason (the object is parked; the rest flows); 429/5xx → retriable
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -84,7 +85,12 @@ from ml_connector.core.flow_config.models import VendorsSection
 from ml_connector.core.hashing import content_hash
 from ml_connector.core.model import FreshBooksKind, RampKind, RampVendorRef
 from ml_connector.core.plan import REPLACING_HASH
-from ml_connector.core.vendors import MatchOutcome, canonical_vendor_key, match_vendor
+from ml_connector.core.vendors import (
+    MatchOutcome,
+    VendorMatch,
+    canonical_vendor_key,
+    match_vendor,
+)
 from ml_connector.metrics import observe_sync_latency
 from ml_connector.queue import REPLAY_ARG, WAITING, Job, JobState, list_jobs
 from ml_connector.queue import get as get_job
@@ -107,6 +113,7 @@ from ml_connector.sync.planning import (
 from ml_connector.sync.ramp_state import RampStateCache, fresh_vendors
 from ml_connector.sync.runtime import Runtime
 from ml_connector.sync.trail import Step, Trail
+from ml_connector.sync.vendor_turns import VendorTurns
 
 __all__ = [
     "ADOPTED_STALE_HASH",
@@ -205,12 +212,15 @@ class Executor:
         vendor_policy: VendorsSection | None = None,
         changed: tuple[str, str, datetime] | None = None,
         signals: IntentSignals | None = None,
+        turns: VendorTurns | None = None,
     ) -> None:
         """`changed` is (object type, FreshBooks id, FreshBooks ``updated_at``) of the job's
         object: its writes are timed from that change for the latency metric. `signals`
-        wakes this process's jobs waiting for one of its intents."""
+        wakes this process's jobs waiting for one of its intents; `turns` queues its vendor
+        creations behind this process's others."""
         self._engine = engine
         self._signals = signals
+        self._turns = turns
         self._ramp = ramp
         self._clock = clock
         self._trail = trail
@@ -221,6 +231,7 @@ class Executor:
         self._wait_days = wait_days
         self._vendor_policy = vendor_policy or VendorsSection()
         self._fresh_vendors: tuple[RampVendorRef, ...] = ()
+        self._list_read_at = clock()
         self._ids: dict[PendingRef, str] = {}
         self._changed = changed
         self.report = ExecutionReport()
@@ -500,10 +511,43 @@ class Executor:
                 ramp_id=action.ramp_vendor_id,
             )
 
-    async def _existing_vendor(self, key: str, external_id: str | None) -> RampVendorRef | None:
-        """Re-read Ramp's vendors and find one with this canonical name or our reference."""
+    async def _vendors_now(self, taken: _Taken) -> tuple[RampVendorRef, ...]:
+        """Ramp's vendors as they are now: this process's list when `VendorTurns` vouches
+        for it (its own turns are all that changed it, lately), else a re-read."""
+        cid = self._connection_id
+        cached = self._cache.cached_vendors(cid)
+        if self._turns is not None and cached is not None and not taken.inherited:
+            async with read(self._engine) as db:
+                previous = await links_store.previous_intent_id(
+                    db, connection_id=cid, fb_type=VENDOR_KEY_FB_TYPE, fb_id=VENDOR_MUTEX_ID,
+                    ramp_type=RampKind.VENDOR.value, operation="create",
+                    before_id=taken.intent.id,
+                )  # fmt: skip
+            read_at = self._turns.knows(cid, cached, previous_intent_id=previous, now=self._clock())
+            if read_at is not None:
+                self._list_read_at = read_at
+                return cached
+        self._list_read_at = self._clock()
         vendors = await fresh_vendors(self._ramp)
-        self._cache.replace_vendors(self._connection_id, vendors)
+        self._cache.replace_vendors(cid, vendors)
+        return vendors
+
+    def _vouch_for_list(self, taken: _Taken) -> None:
+        """The intent resolved and the cached list shows what it found or made."""
+        if self._turns is not None:
+            self._turns.record(
+                self._connection_id,
+                self._cache.cached_vendors(self._connection_id),
+                intent_id=taken.intent.id,
+                read_at=self._list_read_at,
+            )
+
+    async def _existing_vendor(
+        self, taken: _Taken, key: str, external_id: str | None
+    ) -> RampVendorRef | None:
+        """Find a Ramp vendor with this canonical name or our reference, in a list as
+        good as a fresh read of Ramp's vendors."""
+        vendors = await self._vendors_now(taken)
         self._fresh_vendors = vendors
         hits = [
             v
@@ -523,6 +567,16 @@ class Executor:
             )
         return hits[0] if hits else None
 
+    def _verdict(self, action: CreateVendor, vendors: tuple[RampVendorRef, ...]) -> VendorMatch:
+        policy = self._vendor_policy
+        return match_vendor(
+            str(action.payload.get("name", "")),
+            vendors,
+            auto_threshold=float(policy.auto_match_threshold),
+            review_threshold=float(policy.review_threshold),
+            confirmed_distinct=action.subject.id in policy.distinct,
+        )
+
     async def _rematch_or_replan(
         self, taken: _Taken, action: CreateVendor, subject: tuple[str, str]
     ) -> None:
@@ -532,15 +586,7 @@ class Executor:
         this one ("Zoom" after "Zoom Video Communications"). Anything but "no match" now
         means the plan is stale: release the mutex without writing and re-plan.
         """
-        policy = self._vendor_policy
-        fresh = self._fresh_vendors
-        verdict = match_vendor(
-            str(action.payload.get("name", "")),
-            fresh,
-            auto_threshold=float(policy.auto_match_threshold),
-            review_threshold=float(policy.review_threshold),
-            confirmed_distinct=action.subject.id in policy.distinct,
-        )
+        verdict = self._verdict(action, self._fresh_vendors)
         if verdict.outcome is MatchOutcome.NO_MATCH:
             return
         await self._finish(
@@ -549,12 +595,35 @@ class Executor:
             detail={"rule": verdict.rule.value, "reason": "Ramp's vendors changed since "
                     f"planning: {verdict.reason}; re-planning instead of creating"},
         )  # fmt: skip
+        self._vouch_for_list(taken)
         raise RetriableError(
             f"re-plan vendor {action.subject.id}: {verdict.reason}", retry_after=0.5
         )
 
+    @asynccontextmanager
+    async def _vendor_turn(self, action: CreateVendor) -> AsyncIterator[None]:
+        """This process's turn to create a vendor for the connection (see `VendorTurns`).
+
+        A job that queued for it re-plans if the jobs before it created its vendor or one
+        like it: the process's cached list holds what they made, so the re-plan links it
+        without a Ramp call, where the create path would re-read Ramp's vendors first.
+        """
+        if self._turns is None:
+            yield
+            return
+        async with self._turns.turn(self._connection_id, job_id=self._job_id) as turn:
+            cached = self._cache.cached_vendors(self._connection_id) if turn.waited else None
+            if cached is not None:
+                verdict = self._verdict(action, cached)
+                if verdict.outcome is not MatchOutcome.NO_MATCH:
+                    raise _StalePlanError(
+                        f"vendor {action.subject.id} waited its turn to be created: "
+                        f"{verdict.reason}; re-planning",
+                        behind_job_id=turn.behind_job_id,
+                    )
+            yield
+
     async def _create_vendor(self, action: CreateVendor) -> None:
-        subject = (action.subject.kind.value, action.subject.id)
         payload = dict(action.payload)
         key = canonical_vendor_key(payload.get("name", ""))
         external_id = payload.get("external_vendor_id")
@@ -565,6 +634,14 @@ class Executor:
                 f"the vendor cannot be sent to Ramp: {_first_error(exc)}",
                 code="vendor.invalid_request",
             ) from exc
+        async with self._vendor_turn(action):
+            await self._create_vendor_in_turn(action, body, key, external_id)
+
+    async def _create_vendor_in_turn(
+        self, action: CreateVendor, body: wire.VendorCreate, key: str, external_id: str | None
+    ) -> None:
+        subject = (action.subject.kind.value, action.subject.id)
+        payload = dict(action.payload)
         taken = await self._take_intent(
             fb_type=VENDOR_KEY_FB_TYPE,
             fb_id=VENDOR_MUTEX_ID,
@@ -575,8 +652,9 @@ class Executor:
             request=_request("POST", "/vendors", payload, name_key=key),
         )
         # Always look before creating: this catches a lost response of an earlier
-        # attempt, a vendor made by a concurrent job, and one added in Ramp's UI.
-        existing = await self._existing_vendor(key, external_id)
+        # attempt, a vendor made by a concurrent job, and one added in Ramp's UI (in a
+        # list as good as a re-read, `_vendors_now`).
+        existing = await self._existing_vendor(taken, key, external_id)
         link = (action.subject.kind.value, action.subject.id, RampKind.VENDOR.value)
         if existing is not None:
             if existing.default_contact_id is None:
@@ -594,6 +672,7 @@ class Executor:
                         f"key already exists ({existing.name!r}); linked instead of creating",
                         "inherited_intent": taken.inherited},
             )  # fmt: skip
+            self._vouch_for_list(taken)
             self._remember_ids(action.subject.id, existing)
             return
         await self._rematch_or_replan(taken, action, subject)
@@ -609,6 +688,7 @@ class Executor:
                     "ramp_id": vendor.id, "contacts": list(vendor.contact_ids)},
         )  # fmt: skip
         self._cache.remember_vendor(self._connection_id, vendor)
+        self._vouch_for_list(taken)
         self._remember_ids(action.subject.id, vendor)
 
     # --- bills -----------------------------------------------------------------------
@@ -927,6 +1007,14 @@ class ContendedError(RetriableError):
         self.intent_id = intent_id
 
 
+class _StalePlanError(RetriableError):
+    """A vendor create that waited its turn found its plan overtaken: re-plan at once."""
+
+    def __init__(self, message: str, *, behind_job_id: int | None) -> None:
+        super().__init__(message, retry_after=CONTENDED_POLL_SECONDS)
+        self.behind_job_id = behind_job_id
+
+
 class _ClaimedError(Exception):
     """The transaction is linked to another FreshBooks object."""
 
@@ -1089,10 +1177,17 @@ async def _execute_plan(
             cache=deps.caches.ramp, mapping_version=session.mapping_version,
             vendor_policy=session.config.vendors,
             changed=None if changed_at is None else (kind.value, fb_id, changed_at),
-            signals=deps.caches.intents,
+            signals=deps.caches.intents, turns=deps.caches.vendor_turns,
         )  # fmt: skip
         try:
             return planned, await executor.run(planned.actions)
+        except _StalePlanError as exc:
+            if replans == MAX_REPLANS:
+                raise
+            trail.hold(
+                kind.value, fb_id, Step.CONTENDED,
+                {"waited_for_job": exc.behind_job_id, "reason": str(exc)},
+            )  # fmt: skip
         except ContendedError as exc:
             if replans == MAX_REPLANS or not await _wait_for_write(deps, exc, patience):
                 raise

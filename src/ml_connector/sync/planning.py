@@ -49,6 +49,7 @@ from ml_connector.sync.ramp_state import (
     linked_bills,
 )
 from ml_connector.sync.runtime import Runtime
+from ml_connector.sync.vendor_turns import VendorTurns
 
 __all__ = [
     "Caches",
@@ -157,6 +158,7 @@ class Caches:
     categories: CategoryCache
     vendor_terms: VendorTermsCache
     intents: IntentSignals = field(default_factory=IntentSignals)
+    vendor_turns: VendorTurns = field(default_factory=VendorTurns)
 
     @classmethod
     def build(cls, clock: Clock, ttl: timedelta = DEFAULT_TTL) -> Caches:

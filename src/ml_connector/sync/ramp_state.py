@@ -130,6 +130,11 @@ class RampStateCache:
             self._entries[connection_id] = loaded
             return loaded
 
+    def cached_vendors(self, connection_id: int) -> tuple[RampVendorRef, ...] | None:
+        """The vendors held for the connection now, without reading (None if none are)."""
+        cached = self._entries.get(connection_id)
+        return None if cached is None else cached.vendors
+
     def remember_vendor(self, connection_id: int, vendor: RampVendorRef) -> None:
         """Add (or replace) a vendor we just created or found, without a re-read."""
         cached = self._entries.get(connection_id)
