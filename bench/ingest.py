@@ -5,7 +5,8 @@ in-process worker, as a scale-out `serve` runs) and one load process (this one) 
 `--concurrency` requests in flight over keep-alive connections. Each round sends a phase
 of bare requests, then a phase of webhook deliveries, each a distinct `bill.create` signed
 with the connection's verifier exactly as FreshBooks signs it (so none is deduplicated:
-every one verifies, is recorded in the inbox and enqueues a sync job in one transaction).
+every one verifies, is recorded in the inbox and enqueues a sync job in one transaction,
+which it shares with the deliveries that arrived while the previous one was written).
 Alternating phases inside one run keep both endpoints under the same conditions; the
 ratios use all rounds together. The server's own CPU time per request (user + system,
 from /proc on Linux) is reported beside the latencies: with a fixed number in flight, a
@@ -294,7 +295,8 @@ async def main(databases: list[str], requests: int, concurrency: int, rounds: in
         goals={"webhook_p99_over_bare_p99_at_most": 2.0},
         notes=[
             "Ratios are webhook / bare: throughput below 1 and latency above 1 is the cost of "
-            "verifying, recording and enqueueing each delivery in one transaction.",
+            "verifying, recording and enqueueing each delivery (deliveries arriving together "
+            "share one transaction: group commit).",
             "server_cpu_ms_per_request is the server process's user + system CPU over each "
             "phase divided by its requests (driver threads included; the database server's "
             "own CPU is not).",

@@ -2,15 +2,17 @@
 
 The web handler records the delivery and enqueues its work in one transaction, then
 answers 2xx. A redelivery with the same `(source, dedupe_key)` is recorded once:
-`record` returns None for it and the handler enqueues nothing new. A delivery whose whole
-content moves into a job in that same transaction is recorded already processed
-(`processed_at`), which is what `mark_processed` would have written before the commit.
+`record` returns None for it and the handler enqueues nothing new. `record_many` does the
+same, in one statement, for deliveries that arrived together (the webhook endpoints'
+group commit). A delivery whose whole content moves into a job in that same transaction
+is recorded already processed (`processed_at`), which is what `mark_processed` would have
+written before the commit.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -56,6 +58,32 @@ class Delivery:
         return cls(**values)
 
 
+@dataclass(frozen=True, kw_only=True)
+class NewDelivery:
+    """One delivery to store: what `record` takes, as a value (for `record_many`)."""
+
+    source: str
+    body: bytes
+    dedupe_key: str
+    received_at: datetime
+    headers: Mapping[str, str] | None = None
+    connection_id: int | None = None
+    processed_at: datetime | None = None
+
+    def row(self) -> dict[str, Any]:
+        kept = {k.lower(): v for k, v in (self.headers or {}).items() if k.lower() in KEPT_HEADERS}
+        return {
+            "source": self.source,
+            "connection_id": self.connection_id,
+            "dedupe_key": self.dedupe_key,
+            "received_at": self.received_at,
+            "headers": kept,
+            "body": self.body,
+            "body_sha256": body_digest(self.body),
+            "processed_at": self.processed_at,
+        }
+
+
 # Built once, values bound per call: this insert runs for every webhook, and building the
 # construct (and its cache key) anew cost more than executing it on a warm cache.
 _RECORD_SQLITE = (
@@ -67,6 +95,11 @@ _RECORD_POSTGRESQL = (
     postgresql.insert(webhook_inbox)
     .on_conflict_do_nothing(index_elements=["source", "dedupe_key"])
     .returning(webhook_inbox.c.id)
+)
+# A conflicting row returns nothing, so the rows that were inserted name their key.
+_RECORD_MANY_SQLITE = _RECORD_SQLITE.returning(webhook_inbox.c.source, webhook_inbox.c.dedupe_key)
+_RECORD_MANY_POSTGRESQL = _RECORD_POSTGRESQL.returning(
+    webhook_inbox.c.source, webhook_inbox.c.dedupe_key
 )
 
 
@@ -92,20 +125,48 @@ async def record(
     already-recorded delivery is left as it was, exactly as if `mark_processed` had run
     only for a new one.
     """
-    kept = {k.lower(): v for k, v in (headers or {}).items() if k.lower() in KEPT_HEADERS}
-    values = {
-        "source": source,
-        "connection_id": connection_id,
-        "dedupe_key": dedupe_key,
-        "received_at": received_at,
-        "headers": kept,
-        "body": body,
-        "body_sha256": body_digest(body),
-        "processed_at": processed_at,
-    }
+    values = NewDelivery(
+        source=source,
+        body=body,
+        dedupe_key=dedupe_key,
+        received_at=received_at,
+        headers=headers,
+        connection_id=connection_id,
+        processed_at=processed_at,
+    ).row()
     statement = _RECORD_POSTGRESQL if db.dialect.name == "postgresql" else _RECORD_SQLITE
     inserted: int | None = (await db.execute(statement, values)).scalar_one_or_none()
     return inserted
+
+
+async def record_many(db: AsyncConnection, deliveries: Sequence[NewDelivery]) -> list[int | None]:
+    """`record` for each delivery, in order, with one multi-row insert.
+
+    Each gets its id, or None if it was already recorded, by an earlier transaction or by
+    an earlier delivery of this same call (the first of a repeated key is the one kept,
+    as if they had been recorded one after the other).
+    """
+    rows: list[dict[str, Any]] = []
+    first: dict[tuple[str, str], int] = {}
+    for position, delivery in enumerate(deliveries):
+        key = (delivery.source, delivery.dedupe_key)
+        if key not in first:
+            first[key] = position
+            rows.append(delivery.row())
+    inserted: dict[tuple[str, str], int] = {}
+    if rows:
+        # executemany: SQLAlchemy batches the rows into multi-row inserts itself, and the
+        # statement stays in its compiled cache (a fresh VALUES list compiles every time).
+        statement = (
+            _RECORD_MANY_POSTGRESQL if db.dialect.name == "postgresql" else _RECORD_MANY_SQLITE
+        )
+        inserted = {
+            (new.source, new.dedupe_key): new.id for new in await db.execute(statement, rows)
+        }
+    return [
+        inserted.get(key) if first[key] == position else None
+        for position, key in enumerate((d.source, d.dedupe_key) for d in deliveries)
+    ]
 
 
 async def get(db: AsyncConnection, delivery_id: int) -> Delivery | None:
@@ -167,6 +228,7 @@ async def purge_bodies(db: AsyncConnection, *, processed_before: datetime, now: 
 __all__ = [
     "KEPT_HEADERS",
     "Delivery",
+    "NewDelivery",
     "body_digest",
     "get",
     "mark_processed",
@@ -174,4 +236,5 @@ __all__ = [
     "purge_bodies",
     "recent",
     "record",
+    "record_many",
 ]

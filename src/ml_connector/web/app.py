@@ -86,6 +86,9 @@ def create_app(
                 log.warning("web.migrations_not_current", advice="run `ml-connector migrate`")
         log.info("web.started", public_url=deps.settings.public_url)
         yield
+        # A batch may still hold the delivery of a client that hung up: let it commit
+        # before the server goes on to close the engine under it.
+        await deps.delivery_writer.wait_idle()
         log.info("web.stopped")
 
     app = Starlette(

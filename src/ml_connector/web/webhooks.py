@@ -9,9 +9,12 @@ event. Answers, per reference §3.2: 401 for a missing or wrong signature (nothi
 stored), 413 for an oversize body, 404 for an unknown connection, 200 for a duplicate,
 503 when the commit fails so the vendor retries.
 
-A delivery costs one write transaction: the connection and its keys come from the
-process's short-lived copy (`AppDeps.webhook_keys`), re-read before any 401 or 403 so
-that no refusal rests on a stale copy.
+A delivery costs a share of one write transaction: the connection and its keys come from
+the process's short-lived copy (`AppDeps.webhook_keys`), re-read before any 401 or 403 so
+that no refusal rests on a stale copy, and the deliveries that arrive while another write
+is in progress are recorded and enqueued together (`AppDeps.delivery_writer`, group
+commit); each is answered once the transaction holding it has committed. The FreshBooks
+verifier handshake, rare and with a secret to store, keeps a transaction of its own.
 """
 
 from __future__ import annotations
@@ -32,12 +35,13 @@ from starlette.routing import Route
 from ml_connector.core.signatures import freshbooks as fb_signatures
 from ml_connector.core.signatures import ramp as ramp_signatures
 from ml_connector.metrics import observe_webhook
-from ml_connector.queue import Lane, enqueue
+from ml_connector.queue import Lane, NewJob, enqueue
 from ml_connector.store import inbox
 from ml_connector.store.connections import Connection, ConnectionNotFoundError
 from ml_connector.sync import webhook_secrets
-from ml_connector.sync.kinds import Kind, Source, enqueue_object_sync
+from ml_connector.sync.kinds import Kind, Source, object_sync_job
 from ml_connector.sync.webhook_secrets import WebhookKeys
+from ml_connector.web.delivery_writer import Delivery
 from ml_connector.web.deps import AppDeps
 
 log = structlog.get_logger(__name__)
@@ -174,6 +178,11 @@ async def _decide(
 def _kept_headers(request: Request) -> dict[str, str]:
     # The inbox keeps only its diagnostic allow-list (no cookies, no authorization).
     return dict(request.headers)
+
+
+async def _store(deps: AppDeps, delivery: Delivery) -> int | None:
+    """The delivery's inbox id (None: a duplicate) once its transaction has committed."""
+    return await deps.delivery_writer.write(deps.runtime.engine, delivery)
 
 
 def _unavailable(deps: AppDeps, source: str, connection_id: int, exc: BaseException) -> Response:
@@ -336,29 +345,29 @@ async def _freshbooks_event(
     connection = keys.connection
     kind = EVENT_KINDS.get(event.resource)
     now = runtime.clock()
+    job = (
+        None
+        if kind is None
+        else object_sync_job(
+            kind=kind, connection_id=connection.id, fb_id=event.object_id, source=Source.WEBHOOK
+        )
+    )
+    delivery = Delivery(
+        record=inbox.NewDelivery(
+            source=FRESHBOOKS,
+            connection_id=connection.id,
+            body=body,
+            dedupe_key=_freshbooks_dedupe_key(connection.id, body, now),
+            received_at=now,
+            headers=_kept_headers(request),
+            # The delivery's whole content (ids) moves into its job, enqueued in the same
+            # transaction: once it commits, nothing is left to do.
+            processed_at=now,
+        ),
+        job=None if job is None else lambda _inbox_id: job,
+    )
     try:
-        async with runtime.engine.begin() as db:
-            delivery_id = await inbox.record(
-                db,
-                source=FRESHBOOKS,
-                connection_id=connection.id,
-                body=body,
-                dedupe_key=_freshbooks_dedupe_key(connection.id, body, now),
-                received_at=now,
-                headers=_kept_headers(request),
-                # The delivery's whole content (ids) moves into the job enqueued below, in
-                # this transaction: once it commits, nothing is left to do.
-                processed_at=now,
-            )
-            if delivery_id is not None and kind is not None:
-                await enqueue_object_sync(
-                    db,
-                    kind=kind,
-                    connection_id=connection.id,
-                    fb_id=event.object_id,
-                    source=Source.WEBHOOK,
-                    now=now,
-                )
+        delivery_id = await _store(deps, delivery)
     except Exception as exc:
         return _unavailable(deps, FRESHBOOKS, connection.id, exc)
     if delivery_id is None:
@@ -433,27 +442,29 @@ async def ramp_webhook(request: Request) -> Response:
     kind = Kind.RAMP_VERIFY_WEBHOOK if verification else Kind.RAMP_EVENT
     event_id: str = envelope["id"]
     now = runtime.clock()
+
+    def job(inbox_id: int) -> NewJob:
+        return NewJob(
+            kind=kind.value,
+            args={"connection_id": connection.id, "inbox_id": inbox_id},
+            connection_id=connection.id,
+            priority=Lane.LIVE,
+            unique_key=f"{kind.value}:{connection.id}:{event_id}",
+        )
+
+    delivery = Delivery(
+        record=inbox.NewDelivery(
+            source=RAMP,
+            connection_id=connection.id,
+            body=body,
+            dedupe_key=f"{connection.id}:{event_id}",
+            received_at=now,
+            headers=_kept_headers(request),
+        ),
+        job=job,
+    )
     try:
-        async with runtime.engine.begin() as db:
-            delivery_id = await inbox.record(
-                db,
-                source=RAMP,
-                connection_id=connection.id,
-                body=body,
-                dedupe_key=f"{connection.id}:{event_id}",
-                received_at=now,
-                headers=_kept_headers(request),
-            )
-            if delivery_id is not None:
-                await enqueue(
-                    db,
-                    kind=kind.value,
-                    args={"connection_id": connection.id, "inbox_id": delivery_id},
-                    now=now,
-                    connection_id=connection.id,
-                    priority=Lane.LIVE,
-                    unique_key=f"{kind.value}:{connection.id}:{event_id}",
-                )
+        delivery_id = await _store(deps, delivery)
     except Exception as exc:
         return _unavailable(deps, RAMP, connection.id, exc)
     if delivery_id is None:
