@@ -286,6 +286,17 @@ class WorkerProcess:
         ticks = os.sysconf("SC_CLK_TCK")
         return (int(fields[11]) + int(fields[12])) / ticks
 
+    async def wait_ready(self, within: float = 120) -> float:
+        """Block until the worker logged that it started; the seconds that took."""
+        started = time.monotonic()
+        while b'"worker.started"' not in self.log.read_bytes():
+            if self.popen.poll() is not None:
+                raise RuntimeError(f"worker {self.name} exited during startup; see {self.log}")
+            if time.monotonic() - started > within:
+                raise TimeoutError(f"worker {self.name} did not start within {within:g} s")
+            await asyncio.sleep(0.05)
+        return time.monotonic() - started
+
     def stop(self, timeout: float = 60) -> None:
         """SIGTERM, then reap with `wait4` to read the child's own resource usage."""
         if self.exit_code is not None:

@@ -18,6 +18,8 @@ cannot both create one: the partial unique index on pending intents lets one thr
 the other waits (a short `RetriableError`). The one that holds it re-reads Ramp's vendors
 and runs the match ladder again on that fresh list: a vendor that appeared since planning
 is linked (same name) or sends the object back to re-plan (a resemblance → review).
+Within a process the jobs take turns for that intent (`vendor_turns`), and the list the
+process holds stands in for the re-read while nothing but its own turns changed it.
 
 A bill paid in FreshBooks after its Ramp bill exists may be *replaced* (see
 `core.plan`): one intent covers both writes and stays pending until the replacement is
