@@ -207,6 +207,19 @@ async def record_intent(
     return WriteIntent.from_row(row)
 
 
+def _same_write(
+    connection_id: int, fb_type: str, fb_id: str, ramp_type: str, operation: str
+) -> tuple[sa.ColumnElement[bool], ...]:
+    """The intents of one object and operation (the key of `uq_write_intents_open`)."""
+    return (
+        write_intents.c.connection_id == connection_id,
+        write_intents.c.fb_type == fb_type,
+        write_intents.c.fb_id == fb_id,
+        write_intents.c.ramp_type == ramp_type,
+        write_intents.c.operation == operation,
+    )
+
+
 async def pending_intent(
     db: AsyncConnection,
     *,
@@ -220,11 +233,7 @@ async def pending_intent(
     row = (
         await db.execute(
             sa.select(write_intents).where(
-                write_intents.c.connection_id == connection_id,
-                write_intents.c.fb_type == fb_type,
-                write_intents.c.fb_id == fb_id,
-                write_intents.c.ramp_type == ramp_type,
-                write_intents.c.operation == operation,
+                *_same_write(connection_id, fb_type, fb_id, ramp_type, operation),
                 write_intents.c.state == IntentState.PENDING.value,
             )
         )
@@ -251,11 +260,7 @@ async def previous_intent_id(
         await db.execute(
             sa.select(write_intents.c.id)
             .where(
-                write_intents.c.connection_id == connection_id,
-                write_intents.c.fb_type == fb_type,
-                write_intents.c.fb_id == fb_id,
-                write_intents.c.ramp_type == ramp_type,
-                write_intents.c.operation == operation,
+                *_same_write(connection_id, fb_type, fb_id, ramp_type, operation),
                 write_intents.c.id < before_id,
             )
             .order_by(write_intents.c.id.desc())

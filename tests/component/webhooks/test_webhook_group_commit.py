@@ -168,13 +168,11 @@ async def job_count(env: WebhookEnv) -> int:
         return int((await db.execute(sa.select(sa.func.count()).select_from(jobs))).scalar_one())
 
 
-async def test_concurrent_deliveries_share_a_transaction_and_each_gets_its_own_id(
-    env: WebhookEnv, monkeypatch: pytest.MonkeyPatch
+async def post_behind_the_first(
+    env: WebhookEnv, sender: Sender, batches: Batches, objects: range
 ) -> None:
-    sender = await warm(env)
-    batches = Batches(monkeypatch)
-    batches.hold(1)
-    objects = range(100, 140)
+    """Post the first delivery alone and, while its (held) batch is written, all the
+    others; release it once they have all arrived, so they form the next batch."""
     async with env.client() as http, anyio.create_task_group() as tg:
         tg.start_soon(sender.post, http, objects[0])
         await batches.started(1)
@@ -182,6 +180,16 @@ async def test_concurrent_deliveries_share_a_transaction_and_each_gets_its_own_i
             tg.start_soon(sender.post, http, object_id)
         await batches.arrivals(len(objects))
         batches.release(1)
+
+
+async def test_concurrent_deliveries_share_a_transaction_and_each_gets_its_own_id(
+    env: WebhookEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sender = await warm(env)
+    batches = Batches(monkeypatch)
+    batches.hold(1)
+    objects = range(100, 140)
+    await post_behind_the_first(env, sender, batches, objects)
     # The first alone (nothing else had arrived), then everything that came meanwhile.
     assert batches.sizes == [1, len(objects) - 1]
     answers = [sender.answers[n] for n in objects]
@@ -320,13 +328,7 @@ async def test_a_batch_whose_commit_fails_is_answered_503_and_stores_nothing(
     batches.hold(1)
     failing_commits.on = True
     objects = range(500, 506)
-    async with env.client() as http, anyio.create_task_group() as tg:
-        tg.start_soon(sender.post, http, objects[0])
-        await batches.started(1)
-        for object_id in objects[1:]:
-            tg.start_soon(sender.post, http, object_id)
-        await batches.arrivals(len(objects))
-        batches.release(1)
+    await post_behind_the_first(env, sender, batches, objects)
     # A failed commit is the database's failure, not one delivery's: no retry one by one.
     assert batches.sizes == [1, len(objects) - 1]
     assert [sender.answers[n].status_code for n in objects] == [503] * len(objects)
