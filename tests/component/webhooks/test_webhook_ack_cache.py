@@ -6,7 +6,6 @@ is honoured for at most the copy's lifetime; unknown connections are never kept.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -15,7 +14,7 @@ import anyio
 import httpx2
 import pytest
 import sqlalchemy as sa
-from webhook_env import WebhookEnv
+from webhook_env import WebhookEnv, bill_event, fb_sign
 
 from ml_connector.queue import list_jobs
 from ml_connector.store import connections as connections_store
@@ -45,19 +44,6 @@ def loads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
 
     monkeypatch.setattr(WebhookKeyCache, "_load", counting)
     return seen
-
-
-def fb_sign(body: str, verifier: str) -> str:
-    fields = dict(pair.split("=", 1) for pair in body.split("&"))
-    message = json.dumps(fields).encode()
-    return base64.b64encode(hmac.new(verifier.encode(), message, hashlib.sha256).digest()).decode()
-
-
-def bill_event(object_id: int, account: str | None) -> str:
-    return (
-        f"name=bill.create&object_id={object_id}&account_id={account}"
-        "&business_id=1&identity_id=1&user_id=1"
-    )
 
 
 class Sender:

@@ -12,7 +12,6 @@ reached the writer.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -25,7 +24,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from webhook_env import WebhookEnv
+from webhook_env import WebhookEnv, bill_event, fb_sign
 
 from ml_connector.queue import list_jobs
 from ml_connector.store import connections as connections_store
@@ -39,19 +38,6 @@ pytestmark = pytest.mark.anyio
 
 WAIT_S = 60
 """Only so that a broken writer fails the test instead of hanging it: nothing is timed."""
-
-
-def fb_sign(body: str, verifier: str) -> str:
-    fields = dict(pair.split("=", 1) for pair in body.split("&"))
-    message = json.dumps(fields).encode()
-    return base64.b64encode(hmac.new(verifier.encode(), message, hashlib.sha256).digest()).decode()
-
-
-def bill_event(object_id: int, account: str | None) -> str:
-    return (
-        f"name=bill.create&object_id={object_id}&account_id={account}"
-        "&business_id=1&identity_id=1&user_id=1"
-    )
 
 
 class Batches:

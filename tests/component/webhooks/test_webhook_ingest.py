@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
 
 import pytest
 import sqlalchemy as sa
-from webhook_env import WebhookEnv
+from webhook_env import WebhookEnv, fb_sign
 
 from ml_connector.queue import JobState, list_jobs
 from ml_connector.store import connections as connections_store
@@ -20,12 +19,6 @@ from ml_connector.sync import webhook_secrets
 from ml_connector.sync.kinds import Kind
 
 pytestmark = pytest.mark.anyio
-
-
-def fb_sign(body: str, verifier: str) -> str:
-    fields = dict(pair.split("=", 1) for pair in body.split("&"))
-    message = json.dumps(fields).encode()
-    return base64.b64encode(hmac.new(verifier.encode(), message, hashlib.sha256).digest()).decode()
 
 
 async def inbox_count(env: WebhookEnv) -> int:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,3 +93,18 @@ class WebhookEnv:
         finally:
             await fb.aclose()
         return page.items[0].categoryid
+
+
+def fb_sign(body: str, verifier: str) -> str:
+    """`X-FreshBooks-Hmac-SHA256` of a form body, as FreshBooks computes it."""
+    fields = dict(pair.split("=", 1) for pair in body.split("&"))
+    message = json.dumps(fields).encode()
+    return base64.b64encode(hmac.new(verifier.encode(), message, hashlib.sha256).digest()).decode()
+
+
+def bill_event(object_id: int, account: str | None) -> str:
+    """A FreshBooks `bill.create` delivery's form body."""
+    return (
+        f"name=bill.create&object_id={object_id}&account_id={account}"
+        "&business_id=1&identity_id=1&user_id=1"
+    )
